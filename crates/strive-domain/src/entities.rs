@@ -1,0 +1,195 @@
+//! Read models: rows as the server returns them and the replica stores them. Values here were
+//! validated when they were written, so they are plain types.
+
+use crate::enums::*;
+use crate::ids::*;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+macro_rules! entity {
+    ($(#[$doc:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        pub struct $name { $($body)* }
+    };
+}
+
+entity!(
+    pub struct Organization {
+        pub id: OrgId,
+        pub name: String,
+        pub slug: String,
+        pub created_at: DateTime<Utc>,
+    }
+);
+
+entity!(
+    /// An organization as one of its members sees it from the outside.
+    pub struct Membership {
+        pub organization_id: OrgId,
+        pub name: String,
+        pub slug: String,
+        pub role: OrgRole,
+        pub tier: Tier,
+    }
+);
+
+entity!(
+    pub struct Member {
+        pub user_id: UserId,
+        pub email: String,
+        pub name: String,
+        pub role: OrgRole,
+        pub joined_at: DateTime<Utc>,
+    }
+);
+
+entity!(
+    /// A person's profile.
+    pub struct User {
+        pub id: UserId,
+        pub email: String,
+        pub name: String,
+        pub role: GlobalRole,
+        pub created_at: DateTime<Utc>,
+    }
+);
+
+entity!(
+    pub struct Contact {
+        pub id: ContactId,
+        pub organization_id: OrgId,
+        pub name: String,
+        pub email: Option<String>,
+        pub phone: Option<String>,
+        pub company: Option<String>,
+        pub position: Option<String>,
+        pub contact_type: ContactType,
+        pub status: ContactStatus,
+        pub notes: Option<String>,
+        pub tags: Vec<String>,
+        pub assigned_to_id: Option<UserId>,
+        pub next_follow_up_at: Option<DateTime<Utc>>,
+        pub last_contact_at: Option<DateTime<Utc>>,
+        pub created_by: UserId,
+        pub created_at: DateTime<Utc>,
+        pub updated_at: DateTime<Utc>,
+    }
+);
+
+entity!(
+    pub struct Deal {
+        pub id: DealId,
+        pub organization_id: OrgId,
+        pub title: String,
+        pub value_cents: i64,
+        pub stage: DealStage,
+        pub status: DealStatus,
+        pub probability: i32,
+        pub contact_id: Option<ContactId>,
+        pub assigned_to_id: Option<UserId>,
+        pub expected_close_date: Option<NaiveDate>,
+        pub actual_close_date: Option<NaiveDate>,
+        pub lost_reason: Option<String>,
+        pub description: Option<String>,
+        pub created_by: UserId,
+        pub created_at: DateTime<Utc>,
+        pub updated_at: DateTime<Utc>,
+    }
+);
+
+entity!(
+    pub struct TransactionLoop {
+        pub id: LoopId,
+        pub organization_id: OrgId,
+        pub property_address: String,
+        pub transaction_type: TransactionType,
+        pub listing_price_cents: i64,
+        pub status: LoopStatus,
+        pub progress: i32,
+        pub expected_closing: Option<NaiveDate>,
+        pub actual_closing: Option<NaiveDate>,
+        pub created_by: UserId,
+        pub created_at: DateTime<Utc>,
+        pub updated_at: DateTime<Utc>,
+    }
+);
+
+entity!(
+    pub struct Task {
+        pub id: TaskId,
+        pub organization_id: OrgId,
+        pub loop_id: LoopId,
+        pub title: String,
+        pub description: Option<String>,
+        pub category: TaskCategory,
+        pub status: TaskStatus,
+        pub priority: TaskPriority,
+        pub position: i32,
+        pub due_date: Option<NaiveDate>,
+        pub completed_at: Option<DateTime<Utc>>,
+        pub created_by: UserId,
+        pub created_at: DateTime<Utc>,
+        pub updated_at: DateTime<Utc>,
+    }
+);
+
+/// A loop with its tasks in order, read in one query.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LoopWithTasks {
+    #[serde(flatten)]
+    #[cfg_attr(feature = "sqlx", sqlx(flatten))]
+    pub transaction_loop: TransactionLoop,
+    #[cfg_attr(feature = "sqlx", sqlx(json))]
+    pub tasks: Vec<Task>,
+}
+
+entity!(
+    /// One line of the activity feed (an audit row with its author's name).
+    pub struct ActivityItem {
+        pub id: AuditId,
+        pub organization_id: OrgId,
+        pub user_id: UserId,
+        pub user_name: String,
+        pub action: String,
+        pub entity_type: String,
+        pub entity_id: uuid::Uuid,
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+        pub new_values: serde_json::Value,
+        pub created_at: DateTime<Utc>,
+    }
+);
+
+entity!(
+    pub struct StatusCount {
+        pub status: ContactStatus,
+        pub count: i64,
+    }
+);
+
+entity!(
+    pub struct FollowUp {
+        pub contact_id: ContactId,
+        pub name: String,
+        pub next_follow_up_at: DateTime<Utc>,
+        pub assignee_name: Option<String>,
+    }
+);
+
+/// The CRM dashboard (the platform's Pattern 7).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Dashboard {
+    pub total_contacts: i64,
+    pub contacts_by_status: Vec<StatusCount>,
+    pub contacts_created_last_7_days: i64,
+    pub deal_count: i64,
+    pub deal_value_sum_cents: i64,
+    /// Rounded to the cent; `None` when there are no deals.
+    pub deal_value_avg_cents: Option<i64>,
+    pub upcoming_follow_ups: Vec<FollowUp>,
+}
