@@ -145,6 +145,7 @@ actions! {
     ChangeMemberRole => (Settings, Any, Manage, "change members' roles"),
     RemoveMember => (Settings, Any, Manage, "remove members"),
     SetTier => (Settings, PlatformAdmin, NotRequired, "change subscription tiers"),
+    CreateOrganization => (Settings, Any, NotRequired, "create organizations"),
 }
 
 /// Which check refused an action.

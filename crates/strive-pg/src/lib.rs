@@ -141,9 +141,9 @@ impl PrivateCluster {
                 "--no-sync",
             ],
         )?;
-        self.append_conf(&format!(
-            "listen_addresses = '127.0.0.1'\nmax_connections = 300\nshared_buffers = 128MB\n"
-        ))
+        self.append_conf(
+            "listen_addresses = '127.0.0.1'\nmax_connections = 300\nshared_buffers = 128MB\n",
+        )
     }
 
     fn append_conf(&self, text: &str) -> Result<(), PgError> {

@@ -1,1 +1,101 @@
+//! Strive's central service.
+//!
+//! Start-up lives here; every route is listed in [`router`]; the checks every request passes
+//! through live in [`guard`].
 
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod guard;
+pub mod mutations;
+pub mod openapi;
+pub mod router;
+pub mod routes;
+pub mod trace;
+
+use anyhow::Context;
+use sqlx::PgPool;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use config::Config;
+
+/// Shared by every request. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    pool: PgPool,
+    keys: auth::tokens::TokenKeys,
+    config: Config,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, keys: auth::tokens::TokenKeys, config: Config) -> Self {
+        Self(Arc::new(Inner { pool, keys, config }))
+    }
+    /// Crate-private: handlers reach the database only through [`guard`].
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.0.pool
+    }
+    pub fn keys(&self) -> &auth::tokens::TokenKeys {
+        &self.0.keys
+    }
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+}
+
+/// A server bound to its port, ready to serve.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    pool: PgPool,
+}
+
+impl Server {
+    /// Migrates the database at `admin_url`, connects as the service role and binds the port.
+    pub async fn build(config: Config, admin_url: &str) -> anyhow::Result<Self> {
+        db::migrate(admin_url)
+            .await
+            .context("applying database migrations")?;
+        let pool = db::connect_app(db::app_options(admin_url)?, 32)
+            .await
+            .context("connecting to PostgreSQL as the service role")?;
+        let secret = auth::tokens::load_or_create_secret(&config.data_dir)
+            .context("loading the token-signing secret")?;
+        let keys = auth::tokens::TokenKeys::new(&secret, config.access_ttl);
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("binding {}", config.bind))?;
+        let state = AppState::new(pool.clone(), keys, config);
+        Ok(Self {
+            listener,
+            app: router::router(state),
+            pool,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests (and their transactions)
+    /// finish before closing the pool.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let app = self.app.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.pool.close().await;
+        Ok(())
+    }
+}

@@ -1,1 +1,143 @@
-fn main() {}
+//! `strive-server`: run the service, migrate, or administer tiers and roles from the shell.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use strive_domain::{GlobalRole, Tier};
+use strive_pg::Database;
+use strive_server::{config, Config, Server};
+
+#[derive(Parser)]
+#[command(
+    name = "strive-server",
+    version,
+    about = "Strive's central sync and API service"
+)]
+struct Cli {
+    /// Where the embedded PostgreSQL cluster and the token secret live.
+    #[arg(long, env = "STRIVE_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default). Uses DATABASE_URL, or an embedded PostgreSQL under the data dir.
+    Serve {
+        #[arg(long, env = "STRIVE_BIND", default_value = "127.0.0.1:8787")]
+        bind: SocketAddr,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Set an organization's subscription tier (no payment involved).
+    SetTier {
+        /// The organization's id or slug.
+        #[arg(long)]
+        org: String,
+        #[arg(long, value_parser = parse_tier)]
+        tier: Tier,
+    },
+    /// Set a person's platform-wide role (e.g. make the first SUPER_ADMIN).
+    SetRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: GlobalRole,
+    },
+}
+
+fn parse_tier(s: &str) -> Result<Tier, String> {
+    s.to_uppercase()
+        .parse()
+        .map_err(|e: strive_domain::enums::UnknownVariant| e.to_string())
+}
+
+fn parse_role(s: &str) -> Result<GlobalRole, String> {
+    s.to_uppercase()
+        .parse()
+        .map_err(|e: strive_domain::enums::UnknownVariant| e.to_string())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    strive_server::trace::init();
+    let cli = Cli::parse();
+    let data_dir = cli.data_dir.unwrap_or_else(config::default_data_dir);
+    let db = Database::from_env_or_persistent(&data_dir.join("pg"))
+        .context("starting PostgreSQL (set DATABASE_URL to use your own)")?;
+    let admin_url = db.admin_url();
+    if let Database::Private(c) = &db {
+        tracing::info!(dir = %c.data_dir().display(), port = c.port(), "embedded PostgreSQL running");
+        ensure_database(&admin_url).await?;
+    }
+    let admin_url = match &db {
+        Database::Private(c) => c.url(strive_pg::SUPERUSER, "strive"),
+        Database::External { url } => url.clone(),
+    };
+    match cli.command.unwrap_or(Command::Serve {
+        bind: "127.0.0.1:8787".parse()?,
+    }) {
+        Command::Serve { bind } => {
+            let server = Server::build(Config::new(bind, data_dir), &admin_url).await?;
+            tracing::info!(addr = %server.local_addr(), "strive-server listening");
+            server.run(shutdown_signal()).await?;
+            tracing::info!("stopped");
+        }
+        Command::Migrate => {
+            strive_server::db::migrate(&admin_url).await?;
+            println!("migrations applied");
+        }
+        Command::SetTier { org, tier } => {
+            strive_server::db::migrate(&admin_url).await?;
+            let n = strive_server::admin::set_tier(&admin_url, &org, tier).await?;
+            if n == 0 {
+                anyhow::bail!("no organization has the id or slug '{org}'");
+            }
+            println!("{org} is now on the {tier} tier");
+        }
+        Command::SetRole { email, role } => {
+            strive_server::db::migrate(&admin_url).await?;
+            let n = strive_server::admin::set_role(&admin_url, &email, role).await?;
+            if n == 0 {
+                anyhow::bail!("no account uses {email}");
+            }
+            println!("{email} is now {role}");
+        }
+    }
+    drop(db);
+    Ok(())
+}
+
+/// The embedded cluster starts with only the maintenance database; ours is `strive`.
+async fn ensure_database(maintenance_url: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(maintenance_url).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'strive')")
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        sqlx::query("CREATE DATABASE strive")
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,77 @@
+//! The database: migrations (as the owner), the service pool (as `strive_app`, which RLS binds),
+//! and tenant transactions.
+
+pub mod activity;
+pub mod contacts;
+pub mod dashboard;
+pub mod deals;
+pub mod loops;
+pub mod orgs;
+pub mod page;
+pub mod patch;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+use std::str::FromStr;
+use strive_domain::{OrgId, UserId};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/server");
+
+/// The role the service runs as: owns nothing, is no superuser, so row-level security binds it.
+pub const APP_ROLE: &str = "strive_app";
+
+pub type Tx = Transaction<'static, Postgres>;
+
+/// Applies every pending migration, connected as the schema's owner.
+pub async fn migrate(admin_url: &str) -> anyhow::Result<()> {
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(admin_url)
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    pool.close().await;
+    Ok(())
+}
+
+/// Connection options for the service role: `APP_DATABASE_URL` if set, else the admin URL with
+/// the user swapped for `strive_app` (password from `STRIVE_APP_DB_PASSWORD`, if any).
+pub fn app_options(admin_url: &str) -> anyhow::Result<PgConnectOptions> {
+    if let Ok(url) = std::env::var("APP_DATABASE_URL") {
+        return Ok(PgConnectOptions::from_str(&url)?);
+    }
+    let mut opts = PgConnectOptions::from_str(admin_url)?.username(APP_ROLE);
+    if let Ok(pw) = std::env::var("STRIVE_APP_DB_PASSWORD") {
+        opts = opts.password(&pw);
+    }
+    Ok(opts)
+}
+
+pub async fn connect_app(opts: PgConnectOptions, max: u32) -> anyhow::Result<PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect_with(opts)
+        .await?)
+}
+
+/// Opens a transaction bound to one organization and one person: row-level security then shows
+/// only that organization's rows (and the person's own memberships).
+pub async fn begin_tenant(pool: &PgPool, org: OrgId, user: UserId) -> Result<Tx, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config('app.org_id', $1, true), set_config('app.user_id', $2, true)")
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+/// A transaction that sees only the person's own memberships (no organization chosen yet).
+pub async fn begin_personal(pool: &PgPool, user: UserId) -> Result<Tx, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config('app.user_id', $1, true)")
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}

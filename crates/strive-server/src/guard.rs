@@ -1,0 +1,274 @@
+//! The guarded action pipeline (the platform's Pattern 1), the one road every request takes:
+//!
+//! authenticate -> tier -> global role -> org role -> validate -> tenant transaction
+//! (`app.org_id` set locally) -> execute -> audit -> commit, with typed errors at each step.
+//!
+//! Handlers never see the pool: the only way to a tenant transaction is through [`read`],
+//! [`mutate`] or [`authorize`], which run the checks first.
+
+use crate::db::{self, Tx};
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::Serialize;
+use sqlx::PgConnection;
+use std::future::Future;
+use std::pin::Pin;
+use strive_domain::permissions::{check, Action, OrgRule};
+use strive_domain::{DeviceId, GlobalRole, OrgId, OrgRole, Tier, UserId, ValidationError};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Who is calling: read from a verified access token. Holds no database state yet.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub user: UserId,
+    pub device: Option<DeviceId>,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                ApiError::Unauthorized("Sign in first: no access token was sent".into())
+            })?;
+        let token = header.strip_prefix("Bearer ").ok_or_else(|| {
+            ApiError::Unauthorized("Use an 'Authorization: Bearer <token>' header".into())
+        })?;
+        let claims = state.keys().verify(token.trim()).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            ApiError::Unauthorized(match e.kind() {
+                ErrorKind::ExpiredSignature => {
+                    "Your session has expired; refresh it or sign in again".into()
+                }
+                _ => "Your access token is not valid; sign in again".into(),
+            })
+        })?;
+        Ok(Caller {
+            user: UserId(claims.sub),
+            device: claims.did.map(DeviceId),
+        })
+    }
+}
+
+/// The caller as the organization sees them, after every check passed.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub user: UserId,
+    pub device: Option<DeviceId>,
+    pub org: OrgId,
+    pub global: GlobalRole,
+    /// `None` only for platform administration of an organization one is not a member of.
+    pub org_role: Option<OrgRole>,
+    pub tier: Tier,
+}
+
+/// One audit row, written in the same transaction as the change it records.
+#[derive(Clone, Debug, Serialize)]
+pub struct Audit {
+    pub action: &'static str,
+    pub entity_type: &'static str,
+    pub entity_id: uuid::Uuid,
+    pub new_values: serde_json::Value,
+}
+
+impl Audit {
+    pub fn new(
+        action: &'static str,
+        entity_type: &'static str,
+        entity_id: uuid::Uuid,
+        new_values: impl Serialize,
+    ) -> Self {
+        Self {
+            action,
+            entity_type,
+            entity_id,
+            new_values: serde_json::to_value(new_values).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// Proof that the caller passed the checks for one action in one organization.
+pub struct Authorized {
+    pub ctx: Ctx,
+    state: AppState,
+}
+
+impl Authorized {
+    /// Another transaction in the same tenant context (for reads that run concurrently).
+    pub async fn tenant_tx(&self) -> ApiResult<Tx> {
+        Ok(db::begin_tenant(self.state.pool(), self.ctx.org, self.ctx.user).await?)
+    }
+}
+
+/// Authenticate, create the profile on first sight, then check tier, global role and org role.
+/// Returns the transaction, now bound to the organization.
+pub async fn authorize(
+    state: &AppState,
+    caller: &Caller,
+    org: OrgId,
+    action: Action,
+) -> ApiResult<(Authorized, Tx)> {
+    let mut tx = db::begin_personal(state.pool(), caller.user).await?;
+    let standing = match standing(&mut tx, caller.user, org).await? {
+        Some(s) => s,
+        None => {
+            ensure_profile(&mut tx, caller.user).await?;
+            standing(&mut tx, caller.user, org)
+                .await?
+                .ok_or_else(|| ApiError::Unauthorized("This account no longer exists".into()))?
+        }
+    };
+    let (_, _, org_rule) = action.rule();
+    let org_role = match (standing.org_role, org_rule) {
+        (Some(role), _) => Some(role),
+        (None, OrgRule::NotRequired) => None,
+        // Not a member: to this caller the organization does not exist.
+        (None, _) if standing.memberships == 0 => return Err(ApiError::NeedsOrganization),
+        (None, _) => return Err(ApiError::not_found("Organization")),
+    };
+    let tier = standing.tier.unwrap_or(Tier::Free);
+    check(
+        standing.global,
+        org_role.unwrap_or(OrgRole::Viewer),
+        tier,
+        action,
+    )
+    .into_result()?;
+    sqlx::query("SELECT set_config('app.org_id', $1, true)")
+        .bind(org.to_string())
+        .execute(&mut *tx)
+        .await?;
+    let ctx = Ctx {
+        user: caller.user,
+        device: caller.device,
+        org,
+        global: standing.global,
+        org_role,
+        tier,
+    };
+    Ok((
+        Authorized {
+            ctx,
+            state: state.clone(),
+        },
+        tx,
+    ))
+}
+
+/// A read: the checks, then `f` inside the tenant transaction.
+pub async fn read<R>(
+    state: &AppState,
+    caller: &Caller,
+    org: OrgId,
+    action: Action,
+    f: impl for<'a> FnOnce(&'a mut PgConnection, &'a Ctx) -> BoxFuture<'a, ApiResult<R>>,
+) -> ApiResult<R> {
+    let (auth, mut tx) = authorize(state, caller, org, action).await?;
+    let out = f(&mut tx, &auth.ctx).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// A write: the checks, validation, `f`, its audit rows, commit. All or nothing.
+pub async fn mutate<V, R>(
+    state: &AppState,
+    caller: &Caller,
+    org: OrgId,
+    action: Action,
+    validate: impl FnOnce() -> Result<V, ValidationError>,
+    f: impl for<'a> FnOnce(
+        &'a mut PgConnection,
+        &'a Ctx,
+        V,
+    ) -> BoxFuture<'a, ApiResult<(R, Vec<Audit>)>>,
+) -> ApiResult<R> {
+    let (auth, mut tx) = authorize(state, caller, org, action).await?;
+    let valid = validate()?;
+    let (out, audits) = f(&mut tx, &auth.ctx, valid).await?;
+    write_audit(&mut tx, &auth.ctx, &audits).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+struct Standing {
+    global: GlobalRole,
+    org_role: Option<OrgRole>,
+    tier: Option<Tier>,
+    memberships: i64,
+}
+
+/// The caller's global role, role and tier in `org`, and how many organizations they belong to,
+/// in one query. `None` when the profile does not exist yet.
+async fn standing(tx: &mut PgConnection, user: UserId, org: OrgId) -> ApiResult<Option<Standing>> {
+    let row: Option<(GlobalRole, Option<OrgRole>, Option<Tier>, i64)> = sqlx::query_as(
+        "SELECT u.role, m.role, s.tier,
+                (SELECT count(*) FROM organization_members mm WHERE mm.user_id = u.id)
+           FROM users u
+           LEFT JOIN organization_members m ON m.organization_id = $2 AND m.user_id = u.id
+           LEFT JOIN subscriptions s ON s.organization_id = $2
+          WHERE u.id = $1 AND u.is_active",
+    )
+    .bind(user)
+    .bind(org)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(row.map(|(global, org_role, tier, memberships)| Standing {
+        global,
+        org_role,
+        tier,
+        memberships,
+    }))
+}
+
+/// Lazy profile creation (the platform's `getCurrentUser`): an identity's first authenticated
+/// request creates its profile from what it signed up with.
+pub async fn ensure_profile(conn: &mut PgConnection, user: UserId) -> ApiResult<()> {
+    sqlx::query(
+        "INSERT INTO users (id, email, name)
+         SELECT id, email, coalesce(display_name, split_part(email, '@', 1))
+           FROM identities WHERE id = $1
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(user)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// All of a mutation's audit rows in one statement.
+async fn write_audit(tx: &mut PgConnection, ctx: &Ctx, audits: &[Audit]) -> ApiResult<()> {
+    if audits.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<serde_json::Value> = audits
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "id": uuid::Uuid::now_v7(),
+                "action": a.action,
+                "entity_type": a.entity_type,
+                "entity_id": a.entity_id,
+                "new_values": a.new_values,
+            })
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO audit_log (organization_id, id, user_id, action, entity_type, entity_id, new_values)
+         SELECT $1, x.id, $2, x.action, x.entity_type, x.entity_id, coalesce(x.new_values, '{}')
+           FROM jsonb_to_recordset($3) AS x(id uuid, action text, entity_type text,
+                                            entity_id uuid, new_values jsonb)",
+    )
+    .bind(ctx.org)
+    .bind(ctx.user)
+    .bind(serde_json::Value::Array(rows))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}

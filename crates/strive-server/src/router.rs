@@ -1,0 +1,72 @@
+//! Every route in one place.
+
+use crate::error::ApiError;
+use crate::routes::{activity, auth, contacts, deals, health, loops, me, orgs};
+use crate::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, patch, post, put};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config().body_limit;
+    let org = Router::new()
+        .route("/members", get(orgs::members).post(orgs::add_member))
+        .route(
+            "/members/{user_id}",
+            patch(orgs::change_role).delete(orgs::remove_member),
+        )
+        .route("/contacts", get(contacts::list).post(contacts::create))
+        .route("/contacts/bulk-assign", post(contacts::bulk_assign))
+        .route(
+            "/contacts/{id}",
+            get(contacts::get)
+                .patch(contacts::update)
+                .delete(contacts::delete),
+        )
+        .route("/dashboard", get(contacts::dashboard))
+        .route("/deals", get(deals::list).post(deals::create))
+        .route(
+            "/deals/{id}",
+            get(deals::get).patch(deals::update).delete(deals::delete),
+        )
+        .route("/loops", get(loops::list).post(loops::create))
+        .route(
+            "/loops/{id}",
+            get(loops::get).patch(loops::update).delete(loops::delete),
+        )
+        .route("/loops/{id}/tasks", post(loops::create_task))
+        .route(
+            "/tasks/{id}",
+            patch(loops::update_task).delete(loops::delete_task),
+        )
+        .route("/tasks/{id}/complete", post(loops::complete_task))
+        .route("/activity", get(activity::recent));
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/openapi.json", get(crate::openapi::serve))
+        .route("/v1/auth/signup", post(auth::signup))
+        .route("/v1/auth/login", post(auth::login))
+        .route("/v1/auth/refresh", post(auth::refresh))
+        .route("/v1/auth/logout", post(auth::logout))
+        .route("/v1/me", get(me::me))
+        .route("/v1/orgs", get(orgs::list).post(orgs::create))
+        .nest("/v1/orgs/{org_id}", org)
+        .route("/v1/admin/orgs/{org_id}/tier", put(orgs::set_tier))
+        .fallback(|| async { ApiError::NotFound("No such endpoint; see /openapi.json".into()) })
+        .method_not_allowed_fallback(|| async {
+            ApiError::BadRequest(
+                "This endpoint does not accept that method; see /openapi.json".into(),
+            )
+        })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!(
+                "handler panicked"
+            )))
+        }))
+        .with_state(state)
+}

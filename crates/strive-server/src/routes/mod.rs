@@ -1,0 +1,10 @@
+//! HTTP handlers, one file per resource. Thin: they parse, call the guard or a mutation, answer.
+
+pub mod activity;
+pub mod auth;
+pub mod contacts;
+pub mod deals;
+pub mod health;
+pub mod loops;
+pub mod me;
+pub mod orgs;
