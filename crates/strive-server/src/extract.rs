@@ -26,10 +26,15 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonSyntaxError(e) => {
                 ApiError::BadRequest(format!("Malformed JSON: {}", inner_message(&e.body_text())))
             }
-            JsonRejection::JsonDataError(e) => ApiError::Invalid(ValidationError::single(
-                "body",
-                inner_message(&e.body_text()),
-            )),
+            JsonRejection::JsonDataError(e) => {
+                // serde_path_to_error gives "path.to.field: what is wrong".
+                let text = inner_message(&e.body_text());
+                let (field, message) = match text.split_once(": ") {
+                    Some((path, msg)) if !path.contains(' ') => (path.to_string(), msg.to_string()),
+                    _ => ("body".to_string(), text),
+                };
+                ApiError::Invalid(ValidationError::single(&field, message))
+            }
             JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
                 "Send the body as JSON with Content-Type: application/json".into(),
             ),
