@@ -1,0 +1,33 @@
+//! `strive-bench`: measures Strive on this machine and prints each figure next to the
+//! physical limit it is compared with. Results go to docs/benchmarks.md by hand.
+
+mod dashboard;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "strive-bench", about = "Benchmarks against raw limits on the same machine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// CRM dashboard over HTTP (guard, RLS, 5 concurrent queries) vs the same SQL run raw.
+    Dashboard {
+        #[arg(long, default_value_t = 100_000)]
+        contacts: i64,
+        #[arg(long, default_value_t = 10_000)]
+        deals: i64,
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Dashboard { contacts, deals, runs } => dashboard::run(contacts, deals, runs).await,
+    }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what building and testing Strive needs on a fresh Debian 12 machine. Safe to re-run:
+# every step checks before it acts.
+set -euo pipefail
+
+need_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# PostgreSQL 15 server binaries (the server and the tests run their own private cluster with
+# them), and what -sys crates need to build.
+packages=(postgresql-15 postgresql-contrib build-essential pkg-config libssl-dev ca-certificates curl)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  need_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "setup: cargo not found; install Rust (https://rustup.rs) and re-run" >&2
+    exit 1
+  fi
+fi
+echo "setup: ok ($(cargo --version))"
