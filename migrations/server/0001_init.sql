@@ -299,4 +299,4 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
   identities, users, devices, refresh_tokens, organizations, organization_members, subscriptions,
   contacts, deals, transaction_loops, transaction_tasks, documents, audit_log
   TO strive_app;
-GRANT SELECT, INSERT, DELETE ON login_attempts TO strive_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON login_attempts TO strive_app;

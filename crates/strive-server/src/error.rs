@@ -121,14 +121,19 @@ fn classify_db_error(e: sqlx::Error) -> ApiError {
                     "refers to something that does not exist in this organization",
                 ))
             }
-            Some("23514") | Some("22001") | Some("22P02") | Some("22003") | Some("22007") => {
+            // Class 22 (data exception: out-of-range dates, NUL bytes, bad encodings...) and
+            // check constraints: a value PostgreSQL cannot or may not store.
+            Some(code) if code == "23514" || code == "54000" || code.starts_with("22") => {
                 return ApiError::Invalid(ValidationError::single(
                     "input",
-                    "a value is out of the allowed range",
+                    "a value is out of the allowed range or cannot be stored",
                 ))
             }
-            // Row-level security refused the row: to the caller it does not exist.
-            Some("42501") => return ApiError::NotFound("not found".into()),
+            // Row-level security refused the row: to the caller it does not exist. (Any other
+            // privilege error is a bug of ours and stays a 500.)
+            Some("42501") if db.message().contains("row-level security") => {
+                return ApiError::NotFound("not found".into())
+            }
             _ => {}
         }
     }

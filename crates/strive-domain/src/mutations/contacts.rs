@@ -187,14 +187,16 @@ pub(crate) fn text_change(
     }
 }
 
-pub(crate) fn require_some(c: &mut Checker, changes: &Changes) {
-    if changes.is_empty() {
+/// An update must name at least one field (a field that fails its rule is reported on its own).
+pub(crate) fn require_some(c: &mut Checker, nothing_sent: bool) {
+    if nothing_sent {
         c.fail("changes", "nothing to change: name at least one field");
     }
 }
 
 impl ContactChanges {
     pub fn validate(self) -> Result<Changes, ValidationError> {
+        let nothing_sent = self == Self::default();
         let mut c = Checker::new();
         let mut out = Changes::default();
         if let Some(name) = self.name {
@@ -224,7 +226,7 @@ impl ContactChanges {
         if let Some(f) = self.next_follow_up_at {
             out.set("next_follow_up_at", FieldValue::Time(f));
         }
-        require_some(&mut c, &out);
+        require_some(&mut c, nothing_sent);
         c.finish(|| Some(out))
     }
 }

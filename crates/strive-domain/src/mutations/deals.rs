@@ -135,6 +135,7 @@ pub struct DealChanges {
 
 impl DealChanges {
     pub fn validate(self) -> Result<Changes, ValidationError> {
+        let nothing_sent = self == Self::default();
         let mut c = Checker::new();
         let mut out = Changes::default();
         if let Some(t) = self.title {
@@ -184,7 +185,7 @@ impl DealChanges {
             self.description,
             description,
         );
-        require_some(&mut c, &out);
+        require_some(&mut c, nothing_sent);
         c.finish(|| Some(out))
     }
 }

@@ -87,6 +87,7 @@ pub struct LoopChanges {
 
 impl LoopChanges {
     pub fn validate(self) -> Result<Changes, ValidationError> {
+        let nothing_sent = self == Self::default();
         let mut c = Checker::new();
         let mut out = Changes::default();
         if let Some(a) = self.property_address {
@@ -119,7 +120,7 @@ impl LoopChanges {
         if let Some(d) = self.actual_closing {
             out.set("actual_closing", FieldValue::Date(d));
         }
-        require_some(&mut c, &out);
+        require_some(&mut c, nothing_sent);
         c.finish(|| Some(out))
     }
 }
@@ -207,6 +208,7 @@ pub struct TaskChanges {
 
 impl TaskChanges {
     pub fn validate(self) -> Result<Changes, ValidationError> {
+        let nothing_sent = self == Self::default();
         let mut c = Checker::new();
         let mut out = Changes::default();
         if let Some(t) = self.title {
@@ -233,7 +235,7 @@ impl TaskChanges {
         if let Some(v) = self.due_date {
             out.set("due_date", FieldValue::Date(v));
         }
-        require_some(&mut c, &out);
+        require_some(&mut c, nothing_sent);
         c.finish(|| Some(out))
     }
 }

@@ -130,7 +130,7 @@ pub async fn login(
     let email = body.email.trim().to_lowercase();
     let addr = peer.ip().to_string();
     let limits = &state.config().limits;
-    ratelimit::check(state.pool(), limits, &email, &addr).await?;
+    let attempt = ratelimit::begin(state.pool(), limits, &email, &addr).await?;
 
     let found: Option<(UserId, String)> =
         sqlx::query_as("SELECT id, password_hash FROM identities WHERE email = $1")
@@ -144,11 +144,11 @@ pub async fn login(
     let ok = password::verify(body.password, stored)
         .await
         .map_err(ApiError::Internal)?;
-    ratelimit::record(state.pool(), &email, &addr, ok).await?;
     let id = match (ok, id) {
         (true, Some(id)) => id,
         _ => return Err(ApiError::Unauthorized("Wrong email or password".into())),
     };
+    ratelimit::succeeded(state.pool(), attempt).await?;
 
     let device = match body.device {
         Some(d) => Some(register_device(&state, id, d).await?),
