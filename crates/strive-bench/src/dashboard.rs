@@ -10,10 +10,16 @@ pub async fn run(contacts: i64, deals: i64, runs: usize) -> anyhow::Result<()> {
     let cluster = PrivateCluster::throwaway()?;
     let maintenance = cluster.url(strive_pg::SUPERUSER, "postgres");
     let mut conn = sqlx::PgConnection::connect(&maintenance).await?;
-    sqlx::query("CREATE DATABASE bench").execute(&mut conn).await?;
+    sqlx::query("CREATE DATABASE bench")
+        .execute(&mut conn)
+        .await?;
     let admin_url = cluster.url(strive_pg::SUPERUSER, "bench");
     let data = tempfile::tempdir()?;
-    let server = Server::build(Config::new("127.0.0.1:0".parse()?, data.path().into()), &admin_url).await?;
+    let server = Server::build(
+        Config::new("127.0.0.1:0".parse()?, data.path().into()),
+        &admin_url,
+    )
+    .await?;
     let base = format!("http://{}", server.local_addr());
     tokio::spawn(server.run(std::future::pending()));
     let http = reqwest::Client::new();
@@ -32,7 +38,10 @@ pub async fn run(contacts: i64, deals: i64, runs: usize) -> anyhow::Result<()> {
         .error_for_status()?
         .json()
         .await?;
-    let token = session["access_token"].as_str().unwrap_or_default().to_string();
+    let token = session["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let org: serde_json::Value = http
         .post(format!("{base}/v1/orgs"))
         .bearer_auth(&token)
@@ -72,8 +81,12 @@ pub async fn run(contacts: i64, deals: i64, runs: usize) -> anyhow::Result<()> {
     .bind(deals)
     .execute(&mut owner)
     .await?;
-    sqlx::query("VACUUM ANALYZE contacts").execute(&mut owner).await?;
-    sqlx::query("VACUUM ANALYZE deals").execute(&mut owner).await?;
+    sqlx::query("VACUUM ANALYZE contacts")
+        .execute(&mut owner)
+        .await?;
+    sqlx::query("VACUUM ANALYZE deals")
+        .execute(&mut owner)
+        .await?;
     println!(
         "loaded {contacts} contacts and {deals} deals in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -104,15 +117,34 @@ pub async fn run(contacts: i64, deals: i64, runs: usize) -> anyhow::Result<()> {
     let mut last = serde_json::Value::Null;
     for _ in 0..runs {
         let t = Instant::now();
-        last = http.get(&url).bearer_auth(&token).send().await?.error_for_status()?.json().await?;
+        last = http
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
         api.push(t.elapsed());
     }
-    anyhow::ensure!(last["total_contacts"] == json!(contacts), "dashboard counted {}", last["total_contacts"]);
+    anyhow::ensure!(
+        last["total_contacts"] == json!(contacts),
+        "dashboard counted {}",
+        last["total_contacts"]
+    );
 
     let (r50, r95) = percentiles(&mut raw);
     let (a50, a95) = percentiles(&mut api);
-    println!("dashboard over HTTP, {runs} runs:  p50 {:.2} ms  p95 {:.2} ms", ms(a50), ms(a95));
-    println!("same SQL raw, sequential:         p50 {:.2} ms  p95 {:.2} ms", ms(r50), ms(r95));
+    println!(
+        "dashboard over HTTP, {runs} runs:  p50 {:.2} ms  p95 {:.2} ms",
+        ms(a50),
+        ms(a95)
+    );
+    println!(
+        "same SQL raw, sequential:         p50 {:.2} ms  p95 {:.2} ms",
+        ms(r50),
+        ms(r95)
+    );
     println!("ratio raw/api at p50: {:.2}", ms(r50) / ms(a50));
     Ok(())
 }

@@ -6,7 +6,10 @@ mod dashboard;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "strive-bench", about = "Benchmarks against raw limits on the same machine")]
+#[command(
+    name = "strive-bench",
+    about = "Benchmarks against raw limits on the same machine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,6 +31,10 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Dashboard { contacts, deals, runs } => dashboard::run(contacts, deals, runs).await,
+        Command::Dashboard {
+            contacts,
+            deals,
+            runs,
+        } => dashboard::run(contacts, deals, runs).await,
     }
 }
