@@ -1,0 +1,16 @@
+//! Strive's client engine, shared by the `strive` CLI and the desktop app.
+//!
+//! One encrypted SQLite (SQLCipher) replica per organization on this device. Its key is 256
+//! random bits, kept in the OS keychain and also wrapped by a key derived from the user's
+//! password, so the replica opens offline even where no keychain works, and a stolen disk
+//! without the password reveals nothing.
+
+pub mod apply;
+pub mod error;
+pub mod keys;
+pub mod open;
+mod schema;
+
+pub use error::ReplicaError;
+pub use keys::Keychain;
+pub use open::Replica;
