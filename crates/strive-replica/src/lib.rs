@@ -9,6 +9,7 @@ pub mod apply;
 pub mod error;
 pub mod keys;
 pub mod open;
+pub mod pull;
 mod schema;
 
 pub use error::ReplicaError;

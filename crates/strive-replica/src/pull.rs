@@ -1,0 +1,106 @@
+//! Pulling the change feed over HTTP into the replica, streamed: lines are applied in batches
+//! as they arrive, so memory stays flat whatever the organization's size.
+
+use crate::apply::Applied;
+use crate::error::ReplicaError;
+use crate::open::Replica;
+use futures_util::StreamExt;
+
+/// Lines per SQLite transaction: large enough to amortise the commit, small enough to bound memory.
+pub const APPLY_BATCH: usize = 10_000;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PullStats {
+    pub upserts: u64,
+    pub deletes: u64,
+    pub pages: u32,
+    pub last_seq: i64,
+    /// An admin asked this device to drop its copy and pull everything again.
+    pub full_resync_requested: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    #[error("the server could not be reached: {0}")]
+    Network(#[from] reqwest::Error),
+    #[error("the server refused the pull ({status}): {message}")]
+    Refused { status: u16, message: String },
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+}
+
+/// Pulls every page after the replica's last sequence number. `on_progress` hears the running
+/// totals after each applied batch.
+pub async fn pull_all(
+    replica: &mut Replica,
+    http: &reqwest::Client,
+    base_url: &str,
+    token: &str,
+    mut on_progress: impl FnMut(&PullStats),
+) -> Result<PullStats, PullError> {
+    let mut stats = PullStats::default();
+    loop {
+        let after = replica.last_seq()?;
+        let url = format!(
+            "{base_url}/v1/orgs/{}/sync/pull?after={after}",
+            replica.org()
+        );
+        let res = http.get(&url).bearer_auth(token).send().await?;
+        if !res.status().is_success() {
+            let status = res.status().as_u16();
+            let body: serde_json::Value = res.json().await.unwrap_or_default();
+            return Err(PullError::Refused {
+                status,
+                message: body["message"]
+                    .as_str()
+                    .unwrap_or("no reason given")
+                    .to_string(),
+            });
+        }
+        let mut body = res.bytes_stream();
+        let mut pending: Vec<u8> = Vec::new();
+        let mut lines: Vec<Vec<u8>> = Vec::with_capacity(APPLY_BATCH);
+        let mut end = None;
+        while let Some(chunk) = body.next().await {
+            pending.extend_from_slice(&chunk?);
+            while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
+                let rest = pending.split_off(pos + 1);
+                let mut line = std::mem::replace(&mut pending, rest);
+                line.pop();
+                lines.push(line);
+                if lines.len() >= APPLY_BATCH {
+                    end = end.or(apply(replica, &mut lines, &mut stats)?.end);
+                    on_progress(&stats);
+                }
+            }
+        }
+        if !pending.is_empty() {
+            lines.push(std::mem::take(&mut pending));
+        }
+        end = end.or(apply(replica, &mut lines, &mut stats)?.end);
+        stats.pages += 1;
+        on_progress(&stats);
+        let Some(end) = end else {
+            return Err(PullError::Replica(ReplicaError::BadChange(
+                "the pull ended before its last line (connection cut?)".into(),
+            )));
+        };
+        stats.last_seq = replica.last_seq()?;
+        stats.full_resync_requested |= end.full_resync;
+        if !end.more {
+            return Ok(stats);
+        }
+    }
+}
+
+fn apply(
+    replica: &mut Replica,
+    lines: &mut Vec<Vec<u8>>,
+    stats: &mut PullStats,
+) -> Result<Applied, ReplicaError> {
+    let applied = replica.apply_lines(lines.iter().map(|l| l.as_slice()))?;
+    lines.clear();
+    stats.upserts += applied.upserts;
+    stats.deletes += applied.deletes;
+    Ok(applied)
+}
