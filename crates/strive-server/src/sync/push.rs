@@ -139,6 +139,14 @@ async fn run_one(
         // Our fault, not the mutation's: stop here; the device retries this one later.
         Err(ApiError::Internal(e)) => Err(ApiError::Internal(e)),
         Err(e) => {
+            // A retry racing the first attempt (or a repeated client_seq) fails on what the
+            // first one wrote: answer what the first one answered.
+            if let Some(first) = already_applied(state, caller, org, device, &[seq])
+                .await?
+                .remove(&seq)
+            {
+                return Ok(first);
+            }
             let rejected = rejection(seq, &e);
             record_rejection(state, caller, org, device, &rejected).await;
             Ok(rejected)
