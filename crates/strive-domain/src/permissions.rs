@@ -146,6 +146,9 @@ actions! {
     RemoveMember => (Settings, Any, Manage, "remove members"),
     SetTier => (Settings, PlatformAdmin, NotRequired, "change subscription tiers"),
     CreateOrganization => (Settings, Any, NotRequired, "create organizations"),
+    Sync => (Crm, Any, Read, "sync this organization"),
+    ViewDevices => (Settings, Any, Manage, "see devices' sync state"),
+    RequestSync => (Settings, Any, Manage, "ask devices to sync"),
 }
 
 /// Which check refused an action.

@@ -142,7 +142,7 @@ fn parse_table(doc: &str, problems: &mut Vec<String>) -> Vec<(String, Row)> {
 /// The feature an action belongs to, from its name, as it appears in the upgrade message.
 fn feature_from_name(action: &str) -> Option<&'static str> {
     let name = action.to_ascii_lowercase();
-    if ["contact", "deal", "crm", "dashboard"]
+    if ["contact", "deal", "crm", "dashboard", "sync"]
         .iter()
         .any(|w| name.contains(w))
     {

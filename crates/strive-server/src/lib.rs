@@ -14,6 +14,7 @@ pub mod mutations;
 pub mod openapi;
 pub mod router;
 pub mod routes;
+pub mod sync;
 pub mod trace;
 
 use anyhow::Context;
@@ -31,11 +32,22 @@ struct Inner {
     pool: PgPool,
     keys: auth::tokens::TokenKeys,
     config: Config,
+    hub: sync::realtime::Hub,
 }
 
 impl AppState {
+    /// Must run inside a Tokio runtime: starts the realtime listener.
     pub fn new(pool: PgPool, keys: auth::tokens::TokenKeys, config: Config) -> Self {
-        Self(Arc::new(Inner { pool, keys, config }))
+        let hub = sync::realtime::Hub::start(pool.clone());
+        Self(Arc::new(Inner {
+            pool,
+            keys,
+            config,
+            hub,
+        }))
+    }
+    pub fn hub(&self) -> &sync::realtime::Hub {
+        &self.0.hub
     }
     /// Crate-private: handlers reach the database only through [`guard`].
     pub(crate) fn pool(&self) -> &PgPool {

@@ -4,6 +4,7 @@
 use crate::db::{contacts, deals, loops, patch};
 use crate::error::{ApiError, ApiResult};
 use crate::guard::{self, Audit, Caller, Ctx};
+use crate::sync::push::PushResult;
 use crate::AppState;
 use serde::Serialize;
 use serde_json::json;
@@ -11,7 +12,7 @@ use sqlx::PgConnection;
 use strive_domain::entities::{Contact, Deal, LoopWithTasks, Task, TransactionLoop};
 use strive_domain::mutations::{Mutation, ValidMutation};
 use strive_domain::rules::can_modify_loop;
-use strive_domain::{OrgId, OrgRole, Valid};
+use strive_domain::{DeviceId, OrgId, OrgRole, Valid};
 
 /// What a mutation answers.
 #[derive(Debug, Serialize)]
@@ -41,6 +42,42 @@ pub async fn apply(
         move || m.validate(),
         |tx, ctx, valid| Box::pin(execute(tx, ctx, valid)),
     )
+    .await
+}
+
+/// Like [`apply`], for a mutation pushed by a device: the same transaction records
+/// `(device, client_seq)` and the answer, so a replay can answer the same without running again.
+pub async fn apply_for_device(
+    state: &AppState,
+    caller: &Caller,
+    org: OrgId,
+    device: DeviceId,
+    client_seq: i64,
+    m: Mutation,
+) -> ApiResult<PushResult> {
+    let action = m.action();
+    let kind = action.name();
+    guard::mutate(state, caller, org, action, move || m.validate(), move |tx, ctx, valid| {
+        Box::pin(async move {
+            let (outcome, audits) = execute(tx, ctx, valid).await?;
+            let result = PushResult::Applied {
+                client_seq,
+                result: serde_json::to_value(&outcome).map_err(|e| ApiError::Internal(e.into()))?,
+            };
+            sqlx::query(
+                "INSERT INTO applied_mutations (organization_id, device_id, client_seq, mutation_type, outcome)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(ctx.org)
+            .bind(device)
+            .bind(client_seq)
+            .bind(kind)
+            .bind(serde_json::to_value(&result).map_err(|e| ApiError::Internal(e.into()))?)
+            .execute(&mut *tx)
+            .await?;
+            Ok((result, audits))
+        })
+    })
     .await
 }
 

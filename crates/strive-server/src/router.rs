@@ -2,12 +2,16 @@
 
 use crate::error::ApiError;
 use crate::routes::{activity, auth, contacts, deals, health, loops, me, orgs};
+use crate::sync;
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, patch, post, put};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
+
+/// A push carries up to 1,000 mutations.
+const PUSH_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config().body_limit;
@@ -42,7 +46,15 @@ pub fn router(state: AppState) -> Router {
             patch(loops::update_task).delete(loops::delete_task),
         )
         .route("/tasks/{id}/complete", post(loops::complete_task))
-        .route("/activity", get(activity::recent));
+        .route("/activity", get(activity::recent))
+        .route("/sync/pull", get(sync::pull::pull))
+        .route(
+            "/sync/push",
+            post(sync::push::push).layer(DefaultBodyLimit::max(PUSH_BODY_LIMIT)),
+        )
+        .route("/sync/request", post(sync::devices::request))
+        .route("/events", get(sync::realtime::events))
+        .route("/devices", get(sync::devices::list));
 
     Router::new()
         .route("/healthz", get(health::healthz))

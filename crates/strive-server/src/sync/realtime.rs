@@ -1,0 +1,188 @@
+//! Realtime fan-out. One LISTEN connection per server instance receives PostgreSQL's
+//! notifications (so any instance over the same database hears every write, including plain SQL)
+//! and re-broadcasts them in-process; each SSE client keeps its own organization's events.
+//!
+//! Events: `changed` (pull now), `activity` (a new feed item), `sync` (an admin asked this
+//! device, or all, to sync; `full` asks for a full re-sync).
+
+use crate::error::ApiResult;
+use crate::extract::ApiPath;
+use crate::guard::{self, Caller};
+use crate::AppState;
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::Deserialize;
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use std::convert::Infallible;
+use std::time::Duration;
+use strive_domain::permissions::Action;
+use strive_domain::{DeviceId, OrgId, UserId};
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::StreamExt;
+
+pub const CHANNELS: [&str; 4] = [
+    "strive_changes",
+    "strive_activity",
+    "strive_commands",
+    "strive_members",
+];
+
+#[derive(Clone, Debug)]
+pub struct OrgEvent {
+    pub org: OrgId,
+    /// Only this device should act on it (`None`: every device of the organization).
+    pub device: Option<DeviceId>,
+    /// For `member_changed`: whose membership changed.
+    pub user: Option<UserId>,
+    pub kind: &'static str,
+    pub data: String,
+}
+
+#[derive(Clone)]
+pub struct Hub {
+    sender: broadcast::Sender<OrgEvent>,
+}
+
+#[derive(Deserialize)]
+struct OrgOnly {
+    organization_id: OrgId,
+    #[serde(default)]
+    device_id: Option<DeviceId>,
+    #[serde(default)]
+    user_id: Option<UserId>,
+}
+
+impl Hub {
+    /// Starts listening; reconnects with a short pause if the connection drops.
+    pub fn start(pool: PgPool) -> Self {
+        let (sender, _) = broadcast::channel(4096);
+        let hub = Hub { sender };
+        let tx = hub.sender.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = listen(&pool, &tx).await {
+                    tracing::warn!(error = %e, "realtime listener lost its connection; reconnecting");
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        hub
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<OrgEvent> {
+        self.sender.subscribe()
+    }
+
+    pub fn connections(&self) -> usize {
+        self.sender.receiver_count()
+    }
+}
+
+async fn listen(pool: &PgPool, tx: &broadcast::Sender<OrgEvent>) -> Result<(), sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen_all(CHANNELS).await?;
+    loop {
+        let n = listener.recv().await?;
+        let event = match n.channel() {
+            "strive_changes" => n.payload().parse().ok().map(|org| OrgEvent {
+                org,
+                device: None,
+                user: None,
+                kind: "changed",
+                data: "{}".into(),
+            }),
+            channel => serde_json::from_str::<OrgOnly>(n.payload())
+                .ok()
+                .map(|o| OrgEvent {
+                    org: o.organization_id,
+                    device: o.device_id,
+                    user: o.user_id,
+                    kind: match channel {
+                        "strive_activity" => "activity",
+                        "strive_members" => "member_changed",
+                        _ => "sync",
+                    },
+                    data: n.payload().to_string(),
+                }),
+        };
+        if let Some(e) = event {
+            // No receiver is fine: nobody is connected.
+            let _ = tx.send(e);
+        }
+    }
+}
+
+/// `GET /v1/orgs/{org}/events`: the organization's events as server-sent events. The stream
+/// ends when the access token expires (the client reconnects with a fresh one) and as soon as
+/// the caller stops being a member.
+pub async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(org): ApiPath<OrgId>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let (auth, tx) = guard::authorize(&state, &caller, org, Action::Sync).await?;
+    tx.commit().await?;
+    let device = auth.ctx.device;
+    let left = (caller.expires_at - chrono::Utc::now().timestamp()).max(0) as u64;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(left);
+    let receiver = BroadcastStream::new(state.hub().subscribe());
+    let listener = Listener {
+        receiver,
+        state,
+        caller,
+        org,
+        device,
+    };
+    let stream = futures_util::stream::unfold(Some(listener), move |l| async move {
+        let mut l = l?;
+        let event = l.next_event(deadline).await?;
+        Some((Ok(event), Some(l)))
+    });
+    let hello = tokio_stream::once(Ok(Event::default().event("ready").data("{}")));
+    Ok(
+        Sse::new(hello.chain(stream))
+            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
+    )
+}
+
+struct Listener {
+    receiver: BroadcastStream<OrgEvent>,
+    state: AppState,
+    caller: Caller,
+    org: OrgId,
+    device: Option<DeviceId>,
+}
+
+impl Listener {
+    /// The next event for this client; `None` ends the stream.
+    async fn next_event(&mut self, deadline: tokio::time::Instant) -> Option<Event> {
+        loop {
+            let item = tokio::time::timeout_at(deadline, self.receiver.next())
+                .await
+                .ok()??;
+            match item {
+                Ok(e) if e.org != self.org => continue,
+                Ok(e) if e.kind == "member_changed" => {
+                    let me = e.user == Some(self.caller.user);
+                    if me
+                        && guard::authorize(&self.state, &self.caller, self.org, Action::Sync)
+                            .await
+                            .is_err()
+                    {
+                        return None;
+                    }
+                }
+                Ok(e) if e.device.is_some() && e.device != self.device => continue,
+                Ok(e) => return Some(Event::default().event(e.kind).data(e.data)),
+                // This client fell behind: whatever it missed, a pull catches up.
+                Err(BroadcastStreamRecvError::Lagged(_)) => {
+                    return Some(Event::default().event("changed").data("{}"))
+                }
+            }
+        }
+    }
+}
