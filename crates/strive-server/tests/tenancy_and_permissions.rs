@@ -221,7 +221,12 @@ fn org_routes(target: &Tenant, intruder: &TestUser) -> Vec<(Method, &'static str
         (Method::PATCH, "/tasks/{id}", json!({"status": "CANCELLED"})),
         (Method::DELETE, "/tasks/{id}", none.clone()),
         (Method::POST, "/tasks/{id}/complete", none.clone()),
-        (Method::GET, "/activity", none),
+        (Method::GET, "/activity", none.clone()),
+        (Method::GET, "/sync/pull", none.clone()),
+        (Method::POST, "/sync/push", json!({"mutations": []})),
+        (Method::POST, "/sync/request", json!({"full": true})),
+        (Method::GET, "/events", none.clone()),
+        (Method::GET, "/devices", none),
     ]
 }
 
@@ -321,7 +326,7 @@ async fn every_org_scoped_endpoint_refuses_other_organizations() {
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(covered, routes_in_openapi(&spec), "table vs /openapi.json");
-    assert_eq!(table.len(), 26);
+    assert_eq!(table.len(), 31);
 
     // Nothing below may change a row of either organization.
     let untouched = fingerprints(&app, &a.org, &b.org).await;
@@ -353,7 +358,7 @@ async fn every_org_scoped_endpoint_refuses_other_organizations() {
             "alice ({global}) changed data"
         );
     }
-    assert_eq!(probes, 3 * 26);
+    assert_eq!(probes, 3 * table.len());
 
     // Outside the nest: B's tier is platform administration, creating an org with B's id must
     // not take it over, and alice's organization list does not show B.

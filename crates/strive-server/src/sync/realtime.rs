@@ -119,6 +119,10 @@ async fn listen(pool: &PgPool, tx: &broadcast::Sender<OrgEvent>) -> Result<(), s
 /// `GET /v1/orgs/{org}/events`: the organization's events as server-sent events. The stream
 /// ends when the access token expires (the client reconnects with a fresh one) and as soon as
 /// the caller stops being a member.
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/events", tag = "sync", security(("bearer" = [])),
+    params(("org_id" = OrgId, Path)),
+    responses((status = 200, content_type = "text/event-stream",
+               description = "events: ready, changed, activity, sync")))]
 pub async fn events(
     State(state): State<AppState>,
     caller: Caller,
