@@ -131,3 +131,19 @@ BEGIN
 END $$;
 CREATE TRIGGER notify_activity AFTER INSERT ON audit_log
   FOR EACH ROW EXECUTE FUNCTION notify_activity();
+
+-- A member removed or whose role changed must stop hearing the organization at once: their open
+-- event streams re-check on this notice.
+CREATE FUNCTION notify_member_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+BEGIN
+  PERFORM pg_notify('strive_members', json_build_object(
+    'organization_id', OLD.organization_id, 'user_id', OLD.user_id)::text);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER notify_member_change AFTER UPDATE OR DELETE ON organization_members
+  FOR EACH ROW EXECUTE FUNCTION notify_member_change();
+
+-- Only the triggers (running as the owner) number changes; no role may call these directly.
+REVOKE EXECUTE ON FUNCTION next_sync_seq(uuid), stamp_sync_seq(), record_tombstone(),
+  notify_activity(), notify_member_change() FROM PUBLIC;

@@ -94,7 +94,12 @@ impl PrivateCluster {
             .map_err(io("creating a temp dir"))?;
         let dir = temp.path().join("data");
         let cluster = Self::prepare(dir, temp.path().to_path_buf(), Some(temp))?;
-        cluster.append_conf("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")?;
+        // Durability is pointless in a throwaway cluster; statement statistics let tests count
+        // the queries a request runs.
+        cluster.append_conf(
+            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n\
+             shared_preload_libraries = 'pg_stat_statements'\n",
+        )?;
         cluster.start()?;
         cluster.spawn_watchdog()?;
         Ok(cluster)

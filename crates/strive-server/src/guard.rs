@@ -25,6 +25,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct Caller {
     pub user: UserId,
     pub device: Option<DeviceId>,
+    /// When the access token expires (Unix seconds): long-lived streams end then.
+    pub expires_at: i64,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -53,6 +55,7 @@ impl FromRequestParts<AppState> for Caller {
         Ok(Caller {
             user: UserId(claims.sub),
             device: claims.did.map(DeviceId),
+            expires_at: claims.exp,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The OpenAPI description, generated from the handlers' annotations.
 
 use crate::routes::{activity, auth, contacts, deals, health, loops, me, orgs};
+use crate::sync;
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -20,6 +21,8 @@ use utoipa::{Modify, OpenApi};
         loops::list, loops::get, loops::create, loops::update, loops::delete,
         loops::create_task, loops::update_task, loops::complete_task, loops::delete_task,
         activity::recent,
+        sync::pull::pull, sync::push::push, sync::realtime::events, sync::devices::list,
+        sync::devices::request,
     ),
     modifiers(&BearerAuth)
 )]

@@ -13,7 +13,7 @@ use serde_json::json;
 use strive_domain::permissions::Action;
 use strive_domain::{DeviceId, OrgId, UserId};
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct DeviceState {
     pub device_id: DeviceId,
     pub name: String,
@@ -31,6 +31,8 @@ pub struct DeviceState {
 }
 
 /// `GET /v1/orgs/{org}/devices`: every device of the organization's members.
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/devices", tag = "sync", security(("bearer" = [])),
+    params(("org_id" = OrgId, Path)), responses((status = 200, body = Vec<DeviceState>)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -63,7 +65,7 @@ pub async fn list(
     Ok(Json(rows))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncRequest {
     /// Ask for a full re-sync (the device drops its copy and pulls everything again).
@@ -75,6 +77,8 @@ pub struct SyncRequest {
 }
 
 /// `POST /v1/orgs/{org}/sync/request`: ask one device or every online device to sync now.
+#[utoipa::path(post, path = "/v1/orgs/{org_id}/sync/request", tag = "sync", security(("bearer" = [])),
+    params(("org_id" = OrgId, Path)), request_body = SyncRequest, responses((status = 202)))]
 pub async fn request(
     State(state): State<AppState>,
     caller: Caller,

@@ -68,6 +68,10 @@ fn changes_sql() -> String {
     format!("{} ORDER BY seq LIMIT $3", parts.join(" UNION ALL "))
 }
 
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/sync/pull", tag = "sync", security(("bearer" = [])),
+    params(("org_id" = OrgId, Path), ("after" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, content_type = "application/x-ndjson",
+               description = "change lines in sequence order, then an end line")))]
 pub async fn pull(
     State(state): State<AppState>,
     caller: Caller,

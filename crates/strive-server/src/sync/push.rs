@@ -18,7 +18,7 @@ use strive_domain::{DeviceId, OrgId, ValidationError};
 
 pub const MAX_BATCH: usize = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
     pub mutations: Vec<PushItem>,
@@ -27,20 +27,23 @@ pub struct PushRequest {
     pub pending: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushItem {
     /// The device's own sequence number for this mutation, increasing from 1.
     pub client_seq: i64,
-    /// Parsed one by one, so one malformed mutation is rejected alone.
+    /// `{"type": "createContact", "args": {...}}`; parsed one by one, so one malformed
+    /// mutation is rejected alone.
+    #[schema(value_type = Object)]
     pub mutation: Value,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum PushResult {
     Applied {
         client_seq: i64,
+        #[schema(value_type = Object)]
         result: Value,
     },
     Rejected {
@@ -48,24 +51,26 @@ pub enum PushResult {
         code: String,
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
         fields: Option<Value>,
     },
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PushResponse {
     pub results: Vec<PushResult>,
 }
 
+/// Applies a device's queued mutations in order; each answers `applied` or `rejected`.
+#[utoipa::path(post, path = "/v1/orgs/{org_id}/sync/push", tag = "sync", security(("bearer" = [])),
+    params(("org_id" = OrgId, Path)), request_body = PushRequest,
+    responses((status = 200, body = PushResponse), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn push(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(org): ApiPath<OrgId>,
     ApiJson(body): ApiJson<PushRequest>,
 ) -> ApiResult<Json<PushResponse>> {
-    let device = caller.device.ok_or_else(|| {
-        ApiError::BadRequest("Pushing needs a device session: sign in with a device id".into())
-    })?;
     if body.mutations.len() > MAX_BATCH {
         return Err(ApiError::Invalid(ValidationError::single(
             "mutations",
@@ -75,6 +80,11 @@ pub async fn push(
             ),
         )));
     }
+    // Membership first (a stranger learns nothing), then the device session.
+    guard::authorize(&state, &caller, org, Action::Sync).await?;
+    let device = caller.device.ok_or_else(|| {
+        ApiError::BadRequest("Pushing needs a device session: sign in with a device id".into())
+    })?;
     let seqs: Vec<i64> = body.mutations.iter().map(|m| m.client_seq).collect();
     let mut prior = already_applied(&state, &caller, org, device, &seqs).await?;
     let mut results = Vec::with_capacity(body.mutations.len());
@@ -139,6 +149,14 @@ async fn run_one(
         // Our fault, not the mutation's: stop here; the device retries this one later.
         Err(ApiError::Internal(e)) => Err(ApiError::Internal(e)),
         Err(e) => {
+            // A retry racing the first attempt (or a repeated client_seq) fails on what the
+            // first one wrote: answer what the first one answered.
+            if let Some(first) = already_applied(state, caller, org, device, &[seq])
+                .await?
+                .remove(&seq)
+            {
+                return Ok(first);
+            }
             let rejected = rejection(seq, &e);
             record_rejection(state, caller, org, device, &rejected).await;
             Ok(rejected)

@@ -18,19 +18,26 @@ use sqlx::PgPool;
 use std::convert::Infallible;
 use std::time::Duration;
 use strive_domain::permissions::Action;
-use strive_domain::{DeviceId, OrgId};
+use strive_domain::{DeviceId, OrgId, UserId};
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::StreamExt;
 
-pub const CHANNELS: [&str; 3] = ["strive_changes", "strive_activity", "strive_commands"];
+pub const CHANNELS: [&str; 4] = [
+    "strive_changes",
+    "strive_activity",
+    "strive_commands",
+    "strive_members",
+];
 
 #[derive(Clone, Debug)]
 pub struct OrgEvent {
     pub org: OrgId,
     /// Only this device should act on it (`None`: every device of the organization).
     pub device: Option<DeviceId>,
+    /// For `member_changed`: whose membership changed.
+    pub user: Option<UserId>,
     pub kind: &'static str,
     pub data: String,
 }
@@ -45,6 +52,8 @@ struct OrgOnly {
     organization_id: OrgId,
     #[serde(default)]
     device_id: Option<DeviceId>,
+    #[serde(default)]
+    user_id: Option<UserId>,
 }
 
 impl Hub {
@@ -82,6 +91,7 @@ async fn listen(pool: &PgPool, tx: &broadcast::Sender<OrgEvent>) -> Result<(), s
             "strive_changes" => n.payload().parse().ok().map(|org| OrgEvent {
                 org,
                 device: None,
+                user: None,
                 kind: "changed",
                 data: "{}".into(),
             }),
@@ -90,10 +100,11 @@ async fn listen(pool: &PgPool, tx: &broadcast::Sender<OrgEvent>) -> Result<(), s
                 .map(|o| OrgEvent {
                     org: o.organization_id,
                     device: o.device_id,
-                    kind: if channel == "strive_activity" {
-                        "activity"
-                    } else {
-                        "sync"
+                    user: o.user_id,
+                    kind: match channel {
+                        "strive_activity" => "activity",
+                        "strive_members" => "member_changed",
+                        _ => "sync",
                     },
                     data: n.payload().to_string(),
                 }),
@@ -105,7 +116,13 @@ async fn listen(pool: &PgPool, tx: &broadcast::Sender<OrgEvent>) -> Result<(), s
     }
 }
 
-/// `GET /v1/orgs/{org}/events`: the organization's events as server-sent events.
+/// `GET /v1/orgs/{org}/events`: the organization's events as server-sent events. The stream
+/// ends when the access token expires (the client reconnects with a fresh one) and as soon as
+/// the caller stops being a member.
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/events", tag = "sync", security(("bearer" = [])),
+    params(("org_id" = OrgId, Path)),
+    responses((status = 200, content_type = "text/event-stream",
+               description = "events: ready, changed, activity, sync")))]
 pub async fn events(
     State(state): State<AppState>,
     caller: Caller,
@@ -114,19 +131,62 @@ pub async fn events(
     let (auth, tx) = guard::authorize(&state, &caller, org, Action::Sync).await?;
     tx.commit().await?;
     let device = auth.ctx.device;
-    let stream = BroadcastStream::new(state.hub().subscribe()).filter_map(move |item| match item {
-        Ok(e) if e.org == org && (e.device.is_none() || e.device == device) => {
-            Some(Ok(Event::default().event(e.kind).data(e.data)))
-        }
-        Ok(_) => None,
-        // This client fell behind: whatever it missed, a pull catches up.
-        Err(BroadcastStreamRecvError::Lagged(_)) => {
-            Some(Ok(Event::default().event("changed").data("{}")))
-        }
+    let left = (caller.expires_at - chrono::Utc::now().timestamp()).max(0) as u64;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(left);
+    let receiver = BroadcastStream::new(state.hub().subscribe());
+    let listener = Listener {
+        receiver,
+        state,
+        caller,
+        org,
+        device,
+    };
+    let stream = futures_util::stream::unfold(Some(listener), move |l| async move {
+        let mut l = l?;
+        let event = l.next_event(deadline).await?;
+        Some((Ok(event), Some(l)))
     });
     let hello = tokio_stream::once(Ok(Event::default().event("ready").data("{}")));
     Ok(
         Sse::new(hello.chain(stream))
             .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
     )
+}
+
+struct Listener {
+    receiver: BroadcastStream<OrgEvent>,
+    state: AppState,
+    caller: Caller,
+    org: OrgId,
+    device: Option<DeviceId>,
+}
+
+impl Listener {
+    /// The next event for this client; `None` ends the stream.
+    async fn next_event(&mut self, deadline: tokio::time::Instant) -> Option<Event> {
+        loop {
+            let item = tokio::time::timeout_at(deadline, self.receiver.next())
+                .await
+                .ok()??;
+            match item {
+                Ok(e) if e.org != self.org => continue,
+                Ok(e) if e.kind == "member_changed" => {
+                    let me = e.user == Some(self.caller.user);
+                    if me
+                        && guard::authorize(&self.state, &self.caller, self.org, Action::Sync)
+                            .await
+                            .is_err()
+                    {
+                        return None;
+                    }
+                }
+                Ok(e) if e.device.is_some() && e.device != self.device => continue,
+                Ok(e) => return Some(Event::default().event(e.kind).data(e.data)),
+                // This client fell behind: whatever it missed, a pull catches up.
+                Err(BroadcastStreamRecvError::Lagged(_)) => {
+                    return Some(Event::default().event("changed").data("{}"))
+                }
+            }
+        }
+    }
 }
