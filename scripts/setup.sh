@@ -6,8 +6,10 @@ set -euo pipefail
 need_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # PostgreSQL 15 server binaries (the server and the tests run their own private cluster with
-# them), and what -sys crates need to build.
-packages=(postgresql-15 postgresql-contrib build-essential pkg-config libssl-dev ca-certificates curl)
+# them), what -sys crates need to build (OpenSSL for SQLCipher, libdbus for the keychain), and a
+# D-Bus daemon with gnome-keyring (the keychain tests start their own Secret Service).
+packages=(postgresql-15 postgresql-contrib build-essential pkg-config libssl-dev ca-certificates curl
+          libdbus-1-dev dbus dbus-daemon gnome-keyring)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -63,3 +63,26 @@ CREATE TABLE outbox (
   mutation   TEXT NOT NULL,
   created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
+-- Optimistic local writes. A row touched by a mutation the server has not settled yet keeps its
+-- server version here (NULL: the server does not have it); pulls update this copy instead of the
+-- live row. When the last mutation touching the row settles (applied or rejected), the live row
+-- becomes the server's version again: an applied change has arrived by then, a rejected one is
+-- thereby rolled back.
+CREATE TABLE shadows (
+  tbl     TEXT NOT NULL,
+  id      TEXT NOT NULL,
+  row     TEXT,
+  pending INTEGER NOT NULL,
+  PRIMARY KEY (tbl, id)
+);
+-- Outbox states: pending (not yet accepted by the server), applied, rejected (settled, waiting
+-- for the pull that follows the push before release).
+ALTER TABLE outbox ADD COLUMN touched TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE outbox ADD COLUMN state TEXT NOT NULL DEFAULT 'pending';
+CREATE TABLE rejections (
+  client_seq INTEGER PRIMARY KEY,
+  mutation   TEXT NOT NULL,
+  code       TEXT NOT NULL,
+  message    TEXT NOT NULL,
+  at         TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);

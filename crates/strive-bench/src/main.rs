@@ -2,6 +2,7 @@
 //! physical limit it is compared with. Results go to docs/benchmarks.md by hand.
 
 mod dashboard;
+mod initial_sync;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +27,23 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         runs: usize,
     },
+    /// Initial sync of a large organization into a fresh replica vs raw COPY and raw SQLCipher insert.
+    InitialSync {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: i64,
+    },
+    /// (internal) The client side of initial-sync, in its own process so its memory is its own.
+    #[command(hide = true)]
+    PullChild {
+        #[arg(long)]
+        base: String,
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        dir: std::path::PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -36,5 +54,12 @@ async fn main() -> anyhow::Result<()> {
             deals,
             runs,
         } => dashboard::run(contacts, deals, runs).await,
+        Command::InitialSync { rows } => initial_sync::run(rows).await,
+        Command::PullChild {
+            base,
+            token,
+            org,
+            dir,
+        } => initial_sync::pull_child(&base, &token, &org, &dir).await,
     }
 }

@@ -15,6 +15,17 @@ pub const DEFAULT_LOOP_TASKS: [(&str, TaskCategory); 4] = [
     ("Final Walkthrough", TaskCategory::Closing),
 ];
 
+/// The ids of a loop's default tasks, derived from the loop's id (UUIDv5), so the device that
+/// creates a loop offline and the server that applies it later make the very same tasks.
+pub fn default_task_ids(loop_id: crate::LoopId) -> [crate::TaskId; 4] {
+    [1u8, 2, 3, 4].map(|i| {
+        crate::TaskId(uuid::Uuid::new_v5(
+            &loop_id.0,
+            format!("default-task-{i}").as_bytes(),
+        ))
+    })
+}
+
 /// Loop progress in percent: the share of its live (not cancelled) tasks that are done.
 /// A loop with no live tasks has made no measurable progress.
 pub fn loop_progress(statuses: impl IntoIterator<Item = TaskStatus>) -> i32 {
@@ -105,6 +116,21 @@ mod tests {
         assert_eq!(loop_progress([Done, Done, Cancelled]), 100);
         assert_eq!(loop_progress([Done, Pending, Pending]), 33);
         assert_eq!(loop_progress([]), 0);
+    }
+
+    #[test]
+    fn default_task_ids_are_stable_and_distinct() {
+        let l = crate::LoopId::new();
+        let a = default_task_ids(l);
+        assert_eq!(a, default_task_ids(l));
+        let mut all: Vec<_> = a
+            .iter()
+            .chain(default_task_ids(crate::LoopId::new()).iter())
+            .copied()
+            .collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 8);
     }
 
     #[test]

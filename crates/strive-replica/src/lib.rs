@@ -8,10 +8,13 @@
 pub mod apply;
 pub mod error;
 pub mod keys;
+pub mod mutate;
 pub mod open;
 pub mod pull;
+pub mod push;
 mod schema;
 
 pub use error::ReplicaError;
 pub use keys::Keychain;
+pub use mutate::{MutateError, Session};
 pub use open::Replica;

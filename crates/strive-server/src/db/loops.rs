@@ -6,7 +6,7 @@ use serde::Deserialize;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use strive_domain::entities::{LoopWithTasks, Task, TransactionLoop};
 use strive_domain::mutations::loops::{NewLoop, NewTask};
-use strive_domain::rules::{loop_progress, DEFAULT_LOOP_TASKS};
+use strive_domain::rules::{default_task_ids, loop_progress, DEFAULT_LOOP_TASKS};
 use strive_domain::{LoopId, LoopStatus, OrgId, TaskCategory, TaskId, TaskStatus, UserId};
 
 /// A loop's columns plus its tasks in order, as JSON, from one statement.
@@ -37,10 +37,7 @@ pub async fn insert_with_default_tasks(
     .bind(by)
     .fetch_one(&mut *conn)
     .await?;
-    let ids: Vec<uuid::Uuid> = DEFAULT_LOOP_TASKS
-        .iter()
-        .map(|_| uuid::Uuid::now_v7())
-        .collect();
+    let ids: Vec<uuid::Uuid> = default_task_ids(l.id).iter().map(|t| t.0).collect();
     let titles: Vec<&str> = DEFAULT_LOOP_TASKS.iter().map(|(t, _)| *t).collect();
     let categories: Vec<TaskCategory> = DEFAULT_LOOP_TASKS.iter().map(|(_, c)| *c).collect();
     let tasks: Vec<Task> = sqlx::query_as(

@@ -1,0 +1,190 @@
+//! Initial sync of a large organization into a fresh replica, against the two raw limits on the
+//! same machine in the same run: `COPY` out of PostgreSQL, and a prepared-statement insert into
+//! SQLCipher. The client runs in its own process so its peak memory is measured alone.
+
+use serde_json::json;
+use sqlx::Connection;
+use std::path::Path;
+use std::time::Instant;
+use strive_domain::OrgId;
+use strive_pg::PrivateCluster;
+use strive_replica::{pull, Keychain, Replica};
+use strive_server::{Config, Server};
+
+pub async fn run(rows: i64) -> anyhow::Result<()> {
+    let cluster = PrivateCluster::throwaway()?;
+    let mut conn =
+        sqlx::PgConnection::connect(&cluster.url(strive_pg::SUPERUSER, "postgres")).await?;
+    sqlx::query("CREATE DATABASE bench")
+        .execute(&mut conn)
+        .await?;
+    let admin_url = cluster.url(strive_pg::SUPERUSER, "bench");
+    let data = tempfile::tempdir()?;
+    let server = Server::build(
+        Config::new("127.0.0.1:0".parse()?, data.path().into()),
+        &admin_url,
+    )
+    .await?;
+    let base = format!("http://{}", server.local_addr());
+    tokio::spawn(server.run(std::future::pending()));
+    let http = reqwest::Client::new();
+    let password = "benchmark password 1";
+    http.post(format!("{base}/v1/auth/signup"))
+        .json(&json!({"email": "bench@example.com", "password": password}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let session: serde_json::Value = http
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({"email": "bench@example.com", "password": password,
+                      "device": {"id": uuid_v7(), "name": "bench", "platform": "linux"}}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let token = session["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let org: serde_json::Value = http
+        .post(format!("{base}/v1/orgs"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Benchmark Realty"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let org_id = org["id"].as_str().unwrap_or_default().to_string();
+
+    let mut owner = sqlx::PgConnection::connect(&admin_url).await?;
+    let t = Instant::now();
+    sqlx::query(
+        "INSERT INTO contacts (organization_id, id, name, email, phone, company, status, tags, created_by, notes)
+         SELECT $1::uuid, gen_random_uuid(), 'Contact ' || g, 'c' || g || '@example.com', '+1 555 01' || (g % 100),
+                'Company ' || (g % 977), (ARRAY['ACTIVE','INACTIVE','DO_NOT_CONTACT'])[1 + g % 3], '{lead,2026}',
+                (SELECT user_id FROM organization_members WHERE organization_id = $1::uuid),
+                'Met at the open house on Elm Street; wants three bedrooms and a garden.'
+           FROM generate_series(1, $2) g",
+    )
+    .bind(&org_id)
+    .bind(rows)
+    .execute(&mut owner)
+    .await?;
+    sqlx::query("VACUUM ANALYZE").execute(&mut owner).await?;
+    println!(
+        "loaded {rows} contacts (through the change-feed triggers) in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    // Limit 1: raw COPY of the same rows out of PostgreSQL.
+    let t = Instant::now();
+    let mut copied = 0u64;
+    {
+        use futures_util::TryStreamExt;
+        let mut out = owner
+            .copy_out_raw(&format!(
+                "COPY (SELECT * FROM contacts WHERE organization_id = '{org_id}') TO STDOUT"
+            ))
+            .await?;
+        while let Some(chunk) = out.try_next().await? {
+            copied += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        }
+    }
+    let copy_rate = copied as f64 / t.elapsed().as_secs_f64();
+
+    // Limit 2: raw prepared-statement insert of as many rows into a SQLCipher replica.
+    let raw_dir = tempfile::tempdir()?;
+    let insert_rate = raw_sqlcipher_insert(raw_dir.path(), rows)?;
+
+    // The product: a fresh replica pulls everything over HTTP, in a child process.
+    let client_dir = tempfile::tempdir()?;
+    let exe = std::env::current_exe()?;
+    let t = Instant::now();
+    let status = std::process::Command::new(exe)
+        .args([
+            "pull-child",
+            "--base",
+            &base,
+            "--token",
+            &token,
+            "--org",
+            &org_id,
+            "--dir",
+        ])
+        .arg(client_dir.path())
+        .status()?;
+    let secs = t.elapsed().as_secs_f64();
+    anyhow::ensure!(status.success(), "the pulling client failed");
+    let peak_kib = children_peak_rss_kib();
+    let replica = Replica::open(
+        client_dir.path(),
+        org_id.parse()?,
+        Some(password),
+        Keychain::Disabled,
+    )?;
+    let pulled = replica.count("contacts")?;
+    anyhow::ensure!(
+        pulled == rows,
+        "replica has {pulled} contacts, expected {rows}"
+    );
+    let sync_rate = rows as f64 / secs;
+    let slower_limit = copy_rate.min(insert_rate);
+    println!(
+        "raw COPY out of PostgreSQL:        {:>10.0} rows/s",
+        copy_rate
+    );
+    println!(
+        "raw SQLCipher prepared insert:     {:>10.0} rows/s",
+        insert_rate
+    );
+    println!(
+        "initial sync into a fresh replica: {:>10.0} rows/s ({rows} rows in {secs:.1} s)",
+        sync_rate
+    );
+    println!(
+        "ratio to the slower raw limit:     {:>10.2}",
+        sync_rate / slower_limit
+    );
+    println!(
+        "client peak memory (max RSS):      {:>10.1} MiB",
+        peak_kib as f64 / 1024.0
+    );
+    Ok(())
+}
+
+pub async fn pull_child(base: &str, token: &str, org: &str, dir: &Path) -> anyhow::Result<()> {
+    let org: OrgId = org.parse()?;
+    let mut replica = Replica::create(dir, org, "benchmark password 1", Keychain::Disabled)?;
+    let http = reqwest::Client::new();
+    pull::pull_all(&mut replica, &http, base, token, |_| {}).await?;
+    Ok(())
+}
+
+fn raw_sqlcipher_insert(dir: &Path, rows: i64) -> anyhow::Result<f64> {
+    let mut replica = Replica::create(
+        dir,
+        OrgId::new(),
+        "benchmark password 1",
+        Keychain::Disabled,
+    )?;
+    let t = Instant::now();
+    replica.raw_insert_contacts(rows)?;
+    Ok(rows as f64 / t.elapsed().as_secs_f64())
+}
+
+fn children_peak_rss_kib() -> i64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct we own.
+    let ok = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) } == 0;
+    if ok {
+        unsafe { usage.assume_init() }.ru_maxrss
+    } else {
+        -1
+    }
+}
+
+fn uuid_v7() -> String {
+    OrgId::new().to_string()
+}
