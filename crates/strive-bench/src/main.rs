@@ -32,6 +32,11 @@ enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         rows: i64,
     },
+    /// The client's apply step alone, on lines made in memory.
+    ApplyOnly {
+        #[arg(long, default_value_t = 100_000)]
+        rows: i64,
+    },
     /// (internal) The client side of initial-sync, in its own process so its memory is its own.
     #[command(hide = true)]
     PullChild {
@@ -55,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
             runs,
         } => dashboard::run(contacts, deals, runs).await,
         Command::InitialSync { rows } => initial_sync::run(rows).await,
+        Command::ApplyOnly { rows } => initial_sync::apply_only(rows),
         Command::PullChild {
             base,
             token,

@@ -77,13 +77,22 @@ pub(crate) fn key_of(table: &str) -> Option<&'static str> {
     SYNCED.iter().find(|(t, _)| *t == table).map(|(_, k)| *k)
 }
 
-/// Column lists of every synced table, read once per batch.
-pub(crate) type Columns = HashMap<&'static str, Vec<String>>;
+/// Per synced table: its columns and its upsert statement, built once per batch.
+pub(crate) type Columns = HashMap<&'static str, (Vec<String>, String)>;
 
 pub(crate) fn columns_of(conn: &rusqlite::Connection) -> Result<Columns, ReplicaError> {
     let mut columns = HashMap::new();
     for (t, _) in SYNCED {
-        columns.insert(*t, schema::columns(conn, t)?);
+        let cols = schema::columns(conn, t)?;
+        let sql = format!(
+            "INSERT OR REPLACE INTO {t} ({}) VALUES ({})",
+            cols.join(", "),
+            (1..=cols.len())
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        columns.insert(*t, (cols, sql));
     }
     Ok(columns)
 }
@@ -95,19 +104,11 @@ pub(crate) fn upsert_row(
     table: &str,
     row: &serde_json::Map<String, Value>,
 ) -> Result<(), ReplicaError> {
-    let Some((name, cols)) = columns.get_key_value(table) else {
+    let Some((cols, sql)) = columns.get(table) else {
         return Err(ReplicaError::BadChange(format!("unknown table {table}")));
     };
-    let sql = format!(
-        "INSERT OR REPLACE INTO {name} ({}) VALUES ({})",
-        cols.join(", "),
-        (1..=cols.len())
-            .map(|i| format!("?{i}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let values: Vec<Sql> = cols.iter().map(|c| to_sql(row.get(c))).collect();
-    tx.prepare_cached(&sql)?
+    let values = cols.iter().map(|c| to_sql(row.get(c)));
+    tx.prepare_cached(sql)?
         .execute(rusqlite::params_from_iter(values))?;
     Ok(())
 }

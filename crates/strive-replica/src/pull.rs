@@ -17,6 +17,8 @@ pub struct PullStats {
     pub last_seq: i64,
     /// An admin asked this device to drop its copy and pull everything again.
     pub full_resync_requested: bool,
+    /// Time spent writing into the replica (the rest is waiting for the network and server).
+    pub apply_time: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,16 +65,18 @@ pub async fn pull_all(
         let mut end = None;
         while let Some(chunk) = body.next().await {
             pending.extend_from_slice(&chunk?);
-            while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
-                let rest = pending.split_off(pos + 1);
-                let mut line = std::mem::replace(&mut pending, rest);
-                line.pop();
-                lines.push(line);
+            // Cut every complete line out of the buffer, then keep only the unfinished tail
+            // (one copy per chunk, not one per line).
+            let mut start = 0;
+            while let Some(pos) = pending[start..].iter().position(|b| *b == b'\n') {
+                lines.push(pending[start..start + pos].to_vec());
+                start += pos + 1;
                 if lines.len() >= APPLY_BATCH {
                     end = end.or(apply(replica, &mut lines, &mut stats)?.end);
                     on_progress(&stats);
                 }
             }
+            pending.drain(..start);
         }
         if !pending.is_empty() {
             lines.push(std::mem::take(&mut pending));
@@ -98,7 +102,9 @@ fn apply(
     lines: &mut Vec<Vec<u8>>,
     stats: &mut PullStats,
 ) -> Result<Applied, ReplicaError> {
+    let started = std::time::Instant::now();
     let applied = replica.apply_lines(lines.iter().map(|l| l.as_slice()))?;
+    stats.apply_time += started.elapsed();
     lines.clear();
     stats.upserts += applied.upserts;
     stats.deletes += applied.deletes;

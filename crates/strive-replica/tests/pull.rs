@@ -1,49 +1,12 @@
 //! Initial sync from a real server over a real PostgreSQL into a real SQLCipher replica.
 
-use serde_json::{json, Value};
+mod support;
+
+use serde_json::json;
 use sqlx::Connection;
 use strive_domain::OrgId;
-use strive_pg::Database;
-use strive_replica::{pull, Keychain, Replica};
-use strive_server::{Config, Server};
-
-async fn server() -> (String, String, Database, tempfile::TempDir) {
-    let db = Database::from_env_or_throwaway().unwrap();
-    let name = format!("replica_pull_{}", std::process::id());
-    let mut conn = sqlx::PgConnection::connect(&db.admin_url()).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let admin = db.admin_url();
-    let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
-    let data = tempfile::tempdir().unwrap();
-    let s = Server::build(
-        Config::new("127.0.0.1:0".parse().unwrap(), data.path().into()),
-        &url,
-    )
-    .await
-    .unwrap();
-    let base = format!("http://{}", s.local_addr());
-    tokio::spawn(s.run(std::future::pending()));
-    (base, url, db, data)
-}
-
-async fn call(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: Option<&str>,
-    body: Value,
-) -> Value {
-    let mut req = http.request(method, url).json(&body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let res = req.send().await.unwrap();
-    assert!(res.status().is_success(), "{}", res.status());
-    res.json().await.unwrap_or(Value::Null)
-}
+use strive_replica::pull;
+use support::TestServer;
 
 #[tokio::test]
 async fn a_fresh_replica_pulls_everything_and_then_only_what_changed() {
@@ -94,7 +57,7 @@ async fn a_fresh_replica_pulls_everything_and_then_only_what_changed() {
     let mut replica =
         Replica::create(dir.path(), org_id, "a long password", Keychain::Disabled).unwrap();
     let mut progress_calls = 0;
-    let stats = pull::pull_all(&mut replica, &http, &base, &token, |_| progress_calls += 1)
+    let stats = pull::pull_all(replica, &http, &base, &token, |_| progress_calls += 1)
         .await
         .unwrap();
     assert!(progress_calls >= 1);
@@ -119,7 +82,7 @@ async fn a_fresh_replica_pulls_everything_and_then_only_what_changed() {
         .execute(&mut owner)
         .await
         .unwrap();
-    let next = pull::pull_all(&mut replica, &http, &base, &token, |_| {})
+    let next = pull::pull_all(replica, &http, &base, &token, |_| {})
         .await
         .unwrap();
     assert_eq!((next.upserts, next.deletes), (1, 1));

@@ -33,12 +33,15 @@ pub struct PullQuery {
 }
 
 /// One SELECT per synced table, each rendering its change lines; merged by sequence number.
+/// Each branch is limited on its own too, so it walks its (organization_id, sync_seq) index and
+/// renders at most one page of JSON, whatever the size of the organization.
 fn changes_sql() -> String {
     let row = |table: &str, alias: &str, org_col: &str, extra: &str| {
         format!(
-            "SELECT {alias}.sync_seq AS seq, jsonb_build_object('seq', {alias}.sync_seq, 'table', '{table}', \
+            "(SELECT {alias}.sync_seq AS seq, jsonb_build_object('seq', {alias}.sync_seq, 'table', '{table}', \
              'row', (to_jsonb({alias}) - 'sync_seq'){extra})::text AS line \
-             FROM {table} {alias} {join} WHERE {alias}.{org_col} = $1 AND {alias}.sync_seq > $2",
+             FROM {table} {alias} {join} WHERE {alias}.{org_col} = $1 AND {alias}.sync_seq > $2 \
+             ORDER BY {alias}.sync_seq LIMIT $3)",
             join = if table == "organization_members" {
                 "JOIN users u ON u.id = m.user_id"
             } else {
@@ -61,8 +64,8 @@ fn changes_sql() -> String {
         row("transaction_tasks", "t", "organization_id", ""),
         row("documents", "doc", "organization_id", ""),
         row("audit_log", "a", "organization_id", ""),
-        "SELECT z.seq, jsonb_build_object('seq', z.seq, 'table', z.table_name, 'deleted', z.row_id)::text \
-         FROM tombstones z WHERE z.organization_id = $1 AND z.seq > $2"
+        "(SELECT z.seq, jsonb_build_object('seq', z.seq, 'table', z.table_name, 'deleted', z.row_id)::text \
+         FROM tombstones z WHERE z.organization_id = $1 AND z.seq > $2 ORDER BY z.seq LIMIT $3)"
             .to_string(),
     ];
     format!("{} ORDER BY seq LIMIT $3", parts.join(" UNION ALL "))
