@@ -108,7 +108,7 @@ async fn execute(
             let audit = Audit::new("created", "contact", contact.id.0, &contact);
             Ok((Outcome::Contact(contact), vec![audit]))
         }
-        ValidMutation::UpdateContact(id, changes) => {
+        ValidMutation::UpdateContact(id, changes, _base) => {
             let contact: Contact = patch::update_returning(tx, "contacts", org, id.0, &changes)
                 .await?
                 .ok_or_else(|| ApiError::not_found("Contact"))?;
@@ -140,7 +140,7 @@ async fn execute(
             let audit = Audit::new("created", "deal", deal.id.0, &deal);
             Ok((Outcome::Deal(deal), vec![audit]))
         }
-        ValidMutation::UpdateDeal(id, changes) => {
+        ValidMutation::UpdateDeal(id, changes, _base) => {
             let deal: Deal = patch::update_returning(tx, "deals", org, id.0, &changes)
                 .await?
                 .ok_or_else(|| ApiError::not_found("Deal"))?;
@@ -156,7 +156,7 @@ async fn execute(
             let audit = Audit::new("created", "loop", l.id.0, &created.transaction_loop);
             Ok((Outcome::Loop(Box::new(created)), vec![audit]))
         }
-        ValidMutation::UpdateLoop(id, changes) => {
+        ValidMutation::UpdateLoop(id, changes, _base) => {
             let creator = loops::lock(tx, org, id).await?;
             can_modify_loop(ctx.user, ctx.global, role(ctx), creator)?;
             let updated: TransactionLoop =
@@ -177,7 +177,7 @@ async fn execute(
             let audit = Audit::new("created_task", "transaction_task", task.id.0, &task);
             Ok((Outcome::Task(task), vec![audit]))
         }
-        ValidMutation::UpdateTask(id, changes) => {
+        ValidMutation::UpdateTask(id, changes, _base) => {
             let loop_id = loops::lock_loop_of_task(tx, org, id).await?;
             let mut task: Task =
                 patch::update_returning(tx, "transaction_tasks", org, id.0, &changes)
