@@ -277,7 +277,7 @@ impl Local<'_> {
                     "created_by": user, "created_at": ts, "updated_at": ts,
                 }))?;
             }
-            ValidMutation::UpdateContact(id, ch) => {
+            ValidMutation::UpdateContact(id, ch, _) => {
                 let id = id.to_string();
                 self.before("contacts", &id, &mut t)?;
                 self.update("contacts", &id, &ch, "Contact")?;
@@ -318,7 +318,7 @@ impl Local<'_> {
                     "created_by": user, "created_at": ts, "updated_at": ts,
                 }))?;
             }
-            ValidMutation::UpdateDeal(id, ch) => {
+            ValidMutation::UpdateDeal(id, ch, _) => {
                 let id = id.to_string();
                 self.before("deals", &id, &mut t)?;
                 self.update("deals", &id, &ch, "Deal")?;
@@ -352,7 +352,7 @@ impl Local<'_> {
                     }))?;
                 }
             }
-            ValidMutation::UpdateLoop(id, ch) => {
+            ValidMutation::UpdateLoop(id, ch, _) => {
                 let id = id.to_string();
                 let row = self.require("transaction_loops", &id, "Transaction loop")?;
                 let creator: UserId = row
@@ -405,7 +405,7 @@ impl Local<'_> {
                 }))?;
                 self.refresh_progress(&loop_id)?;
             }
-            ValidMutation::UpdateTask(id, ch) => {
+            ValidMutation::UpdateTask(id, ch, _) => {
                 let id = id.to_string();
                 let loop_id = self.loop_of_task(&id)?;
                 self.before("transaction_tasks", &id, &mut t)?;

@@ -65,6 +65,7 @@ async fn offline_work_reaches_the_other_device_and_refusals_roll_back() {
     a.replica
         .mutate(Mutation::UpdateContact(Update {
             id: keep,
+            base_seq: None,
             changes: ContactChanges {
                 company: Some(Some("Elm Holdings".into())),
                 ..Default::default()

@@ -245,7 +245,7 @@ pub async fn ensure_profile(conn: &mut PgConnection, user: UserId) -> ApiResult<
     Ok(())
 }
 
-/// All of a mutation's audit rows in one statement.
+/// All of a mutation's audit rows in one statement, with the device the mutation came from.
 async fn write_audit(tx: &mut PgConnection, ctx: &Ctx, audits: &[Audit]) -> ApiResult<()> {
     if audits.is_empty() {
         return Ok(());
@@ -262,15 +262,19 @@ async fn write_audit(tx: &mut PgConnection, ctx: &Ctx, audits: &[Audit]) -> ApiR
             })
         })
         .collect();
+    // `entity_seq`: the entity row's number after this write, for conflict detection.
     sqlx::query(
-        "INSERT INTO audit_log (organization_id, id, user_id, action, entity_type, entity_id, new_values)
-         SELECT $1, x.id, $2, x.action, x.entity_type, x.entity_id, coalesce(x.new_values, '{}')
+        "INSERT INTO audit_log (organization_id, id, user_id, device_id, action, entity_type,
+                                entity_id, new_values, entity_seq)
+         SELECT $1, x.id, $2, $4, x.action, x.entity_type, x.entity_id, coalesce(x.new_values, '{}'),
+                audit_entity_seq($1, x.entity_type, x.entity_id)
            FROM jsonb_to_recordset($3) AS x(id uuid, action text, entity_type text,
                                             entity_id uuid, new_values jsonb)",
     )
     .bind(ctx.org)
     .bind(ctx.user)
     .bind(serde_json::Value::Array(rows))
+    .bind(ctx.device)
     .execute(&mut *tx)
     .await?;
     Ok(())

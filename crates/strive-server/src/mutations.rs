@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::PgConnection;
 use strive_domain::entities::{Contact, Deal, LoopWithTasks, Task, TransactionLoop};
-use strive_domain::mutations::{Mutation, ValidMutation};
+use strive_domain::mutations::{Changes, Mutation, ValidMutation};
 use strive_domain::rules::can_modify_loop;
 use strive_domain::{DeviceId, OrgId, OrgRole, Valid};
 
@@ -108,7 +108,8 @@ async fn execute(
             let audit = Audit::new("created", "contact", contact.id.0, &contact);
             Ok((Outcome::Contact(contact), vec![audit]))
         }
-        ValidMutation::UpdateContact(id, changes) => {
+        ValidMutation::UpdateContact(id, changes, base) => {
+            detect_conflicts(tx, ctx, CONTACT, id.0, &changes, base).await?;
             let contact: Contact = patch::update_returning(tx, "contacts", org, id.0, &changes)
                 .await?
                 .ok_or_else(|| ApiError::not_found("Contact"))?;
@@ -140,7 +141,8 @@ async fn execute(
             let audit = Audit::new("created", "deal", deal.id.0, &deal);
             Ok((Outcome::Deal(deal), vec![audit]))
         }
-        ValidMutation::UpdateDeal(id, changes) => {
+        ValidMutation::UpdateDeal(id, changes, base) => {
+            detect_conflicts(tx, ctx, DEAL, id.0, &changes, base).await?;
             let deal: Deal = patch::update_returning(tx, "deals", org, id.0, &changes)
                 .await?
                 .ok_or_else(|| ApiError::not_found("Deal"))?;
@@ -156,9 +158,10 @@ async fn execute(
             let audit = Audit::new("created", "loop", l.id.0, &created.transaction_loop);
             Ok((Outcome::Loop(Box::new(created)), vec![audit]))
         }
-        ValidMutation::UpdateLoop(id, changes) => {
+        ValidMutation::UpdateLoop(id, changes, base) => {
             let creator = loops::lock(tx, org, id).await?;
             can_modify_loop(ctx.user, ctx.global, role(ctx), creator)?;
+            detect_conflicts(tx, ctx, LOOP, id.0, &changes, base).await?;
             let updated: TransactionLoop =
                 patch::update_returning(tx, "transaction_loops", org, id.0, &changes)
                     .await?
@@ -177,8 +180,9 @@ async fn execute(
             let audit = Audit::new("created_task", "transaction_task", task.id.0, &task);
             Ok((Outcome::Task(task), vec![audit]))
         }
-        ValidMutation::UpdateTask(id, changes) => {
+        ValidMutation::UpdateTask(id, changes, base) => {
             let loop_id = loops::lock_loop_of_task(tx, org, id).await?;
+            detect_conflicts(tx, ctx, TASK, id.0, &changes, base).await?;
             let mut task: Task =
                 patch::update_returning(tx, "transaction_tasks", org, id.0, &changes)
                     .await?
@@ -217,6 +221,96 @@ async fn execute(
             deleted(found, "Task", id.0, ("deleted_task", "transaction_task"))
         }
     }
+}
+
+/// An entity whose updates detect conflicts: its table, its audit entity type, its name in errors.
+#[derive(Clone, Copy)]
+struct Entity {
+    table: &'static str,
+    audit_type: &'static str,
+    what: &'static str,
+}
+
+const CONTACT: Entity = Entity {
+    table: "contacts",
+    audit_type: "contact",
+    what: "Contact",
+};
+const DEAL: Entity = Entity {
+    table: "deals",
+    audit_type: "deal",
+    what: "Deal",
+};
+const LOOP: Entity = Entity {
+    table: "transaction_loops",
+    audit_type: "loop",
+    what: "Transaction loop",
+};
+const TASK: Entity = Entity {
+    table: "transaction_tasks",
+    audit_type: "transaction_task",
+    what: "Task",
+};
+
+/// The merge rule's bookkeeping, before an update with a `base_seq` applies: for each changed
+/// field, the last write of it that the updating device had not seen (numbered after `base`);
+/// when another device made it and it differs from the new value, that device's value is about
+/// to be overwritten, so it gets a conflict row. The field's last write counts, not the last one
+/// by another device: a value this device already overwrote was reported then. A REST write
+/// (no device) has nobody to tell. Two statements at most, whatever the number of fields.
+async fn detect_conflicts(
+    tx: &mut PgConnection,
+    ctx: &Ctx,
+    entity: Entity,
+    id: uuid::Uuid,
+    changes: &Changes,
+    base: Option<i64>,
+) -> ApiResult<()> {
+    let Some(base) = base else {
+        return Ok(());
+    };
+    // Locks the row: a concurrent update of it waits for this one to commit, and so sees this
+    // update's audit row when it looks for writes it had not seen.
+    let current: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT sync_seq FROM {} WHERE organization_id = $1 AND id = $2 FOR UPDATE",
+        entity.table
+    ))
+    .bind(ctx.org)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let current = current.ok_or_else(|| ApiError::not_found(entity.what))?;
+    if base >= current {
+        return Ok(()); // the device saw the row as it is: nothing since
+    }
+    let fields: Vec<&str> = changes.iter().map(|c| c.column).collect();
+    sqlx::query(
+        "WITH latest AS (
+           SELECT DISTINCT ON (f) f AS field, a.device_id, a.user_id, a.new_values -> f AS value
+             FROM audit_log a, unnest($3::text[]) AS f
+            WHERE a.organization_id = $1 AND a.entity_id = $2
+              AND coalesce(a.entity_seq, a.sync_seq) > $4
+              AND a.new_values ? f
+            ORDER BY f, a.sync_seq DESC)
+         INSERT INTO conflicts (organization_id, id, device_id, user_id, entity_type, entity_id,
+                                field, lost_value, winning_value, winner_user_id, winner_device_id)
+         SELECT $1, gen_random_uuid(), l.device_id, l.user_id, $5, $2,
+                l.field, l.value, $6::jsonb -> l.field, $7, $8
+           FROM latest l
+          WHERE l.device_id IS NOT NULL AND l.device_id IS DISTINCT FROM $8
+            AND l.value IS DISTINCT FROM ($6::jsonb -> l.field)",
+    )
+    .bind(ctx.org)
+    .bind(id)
+    .bind(&fields)
+    .bind(base)
+    .bind(entity.audit_type)
+    .bind(changes.to_json())
+    .bind(ctx.user)
+    .bind(ctx.device)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 fn role(ctx: &Ctx) -> OrgRole {

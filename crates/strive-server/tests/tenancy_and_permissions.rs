@@ -629,7 +629,7 @@ async fn every_org_scoped_endpoint_refuses_other_organizations() {
 // 2. Row-level security on its own
 // ---------------------------------------------------------------------------------------------
 
-const TENANT_TABLES: [(&str, &str); 9] = [
+const TENANT_TABLES: [(&str, &str); 10] = [
     ("organizations", "id"),
     ("organization_members", "organization_id"),
     ("subscriptions", "organization_id"),
@@ -639,6 +639,7 @@ const TENANT_TABLES: [(&str, &str); 9] = [
     ("transaction_tasks", "organization_id"),
     ("documents", "organization_id"),
     ("audit_log", "organization_id"),
+    ("conflicts", "organization_id"),
 ];
 
 async fn app_scalar(conn: &mut PgConnection, query: &str) -> i64 {
@@ -666,6 +667,14 @@ async fn row_level_security_binds_the_service_role() {
              VALUES ('{}', gen_random_uuid(), '{}', 'offer.pdf', 'application/pdf', 1024,
                      '{}/offer.pdf', '{}')",
             t.org, t.loop_id, t.org, t.owner.id
+        ))
+        .await;
+        app.sql(&format!(
+            "INSERT INTO conflicts (organization_id, id, device_id, user_id, entity_type, entity_id,
+                                    field, lost_value, winning_value, winner_user_id)
+             VALUES ('{}', gen_random_uuid(), gen_random_uuid(), '{}', 'contact', '{}', 'name',
+                     '\"Old Name\"', '\"New Name\"', '{}')",
+            t.org, t.owner.id, t.contact, t.owner.id
         ))
         .await;
     }
@@ -818,6 +827,13 @@ async fn row_level_security_binds_the_service_role() {
         format!(
             "INSERT INTO audit_log (organization_id, id, user_id, action, entity_type, entity_id)
              VALUES ('{}', gen_random_uuid(), '{}', 'planted', 'contact', gen_random_uuid())",
+            b.org, a.owner.id
+        ),
+        format!(
+            "INSERT INTO conflicts (organization_id, id, device_id, entity_type, entity_id, field,
+                                    lost_value, winning_value, winner_user_id)
+             VALUES ('{}', gen_random_uuid(), gen_random_uuid(), 'contact', gen_random_uuid(),
+                     'name', '1', '2', '{}')",
             b.org, a.owner.id
         ),
     ];

@@ -30,6 +30,38 @@ pub struct Delete<Id> {
 pub struct Update<Id, C> {
     pub id: Id,
     pub changes: C,
+    /// The row's `sync_seq` as the device last saw it when the edit was made. With it the server
+    /// detects that another device changed one of these fields meanwhile and records a conflict
+    /// for that device; `None` (REST) detects nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_seq: Option<i64>,
+}
+
+/// A valid `base_seq`: a change-feed number, so never negative.
+fn base_seq(base: Option<i64>) -> Result<Option<i64>, ValidationError> {
+    match base {
+        Some(b) if b < 0 => Err(ValidationError::single(
+            "base_seq",
+            "must be a change-feed number (0 or more)",
+        )),
+        b => Ok(b),
+    }
+}
+
+/// Validates an update's changes and its `base_seq`, reporting both when both are wrong.
+fn update<Id>(
+    id: Id,
+    changes: Result<Changes, ValidationError>,
+    base: Option<i64>,
+) -> Result<(Id, Changes, Option<i64>), ValidationError> {
+    match (changes, base_seq(base)) {
+        (Ok(c), Ok(b)) => Ok((id, c, b)),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e),
+        (Err(mut e), Err(b)) => {
+            e.fields.extend(b.fields);
+            Err(e)
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -56,21 +88,22 @@ pub enum Mutation {
     DeleteTask(Delete<TaskId>),
 }
 
-/// A mutation that passed its rules, ready to execute.
+/// A mutation that passed its rules, ready to execute. An update's third field is its
+/// `base_seq` (see [`Update`]).
 #[derive(Clone, Debug, PartialEq)]
 pub enum ValidMutation {
     CreateContact(contacts::NewContact),
-    UpdateContact(ContactId, Changes),
+    UpdateContact(ContactId, Changes, Option<i64>),
     DeleteContact(ContactId),
     BulkAssignContacts(contacts::BulkAssign),
     CreateDeal(deals::NewDeal),
-    UpdateDeal(DealId, Changes),
+    UpdateDeal(DealId, Changes, Option<i64>),
     DeleteDeal(DealId),
     CreateLoop(loops::NewLoop),
-    UpdateLoop(LoopId, Changes),
+    UpdateLoop(LoopId, Changes, Option<i64>),
     DeleteLoop(LoopId),
     CreateTask(loops::NewTask),
-    UpdateTask(TaskId, Changes),
+    UpdateTask(TaskId, Changes, Option<i64>),
     CompleteTask(TaskId),
     DeleteTask(TaskId),
 }
@@ -101,17 +134,29 @@ impl Mutation {
         use ValidMutation as V;
         let valid = match self {
             Mutation::CreateContact(m) => V::CreateContact(m.validate()?),
-            Mutation::UpdateContact(u) => V::UpdateContact(u.id, u.changes.validate()?),
+            Mutation::UpdateContact(u) => {
+                let (id, changes, base) = update(u.id, u.changes.validate(), u.base_seq)?;
+                V::UpdateContact(id, changes, base)
+            }
             Mutation::DeleteContact(d) => V::DeleteContact(d.id),
             Mutation::BulkAssignContacts(m) => V::BulkAssignContacts(m.validate()?),
             Mutation::CreateDeal(m) => V::CreateDeal(m.validate()?),
-            Mutation::UpdateDeal(u) => V::UpdateDeal(u.id, u.changes.validate()?),
+            Mutation::UpdateDeal(u) => {
+                let (id, changes, base) = update(u.id, u.changes.validate(), u.base_seq)?;
+                V::UpdateDeal(id, changes, base)
+            }
             Mutation::DeleteDeal(d) => V::DeleteDeal(d.id),
             Mutation::CreateLoop(m) => V::CreateLoop(m.validate()?),
-            Mutation::UpdateLoop(u) => V::UpdateLoop(u.id, u.changes.validate()?),
+            Mutation::UpdateLoop(u) => {
+                let (id, changes, base) = update(u.id, u.changes.validate(), u.base_seq)?;
+                V::UpdateLoop(id, changes, base)
+            }
             Mutation::DeleteLoop(d) => V::DeleteLoop(d.id),
             Mutation::CreateTask(m) => V::CreateTask(m.validate()?),
-            Mutation::UpdateTask(u) => V::UpdateTask(u.id, u.changes.validate()?),
+            Mutation::UpdateTask(u) => {
+                let (id, changes, base) = update(u.id, u.changes.validate(), u.base_seq)?;
+                V::UpdateTask(id, changes, base)
+            }
             Mutation::CompleteTask(d) => V::CompleteTask(d.id),
             Mutation::DeleteTask(d) => V::DeleteTask(d.id),
         };
@@ -133,5 +178,49 @@ mod tests {
         assert!(serde_json::from_str::<Mutation>(extra).is_err());
         let unknown = r#"{"type":"dropTables","args":{}}"#;
         assert!(serde_json::from_str::<Mutation>(unknown).is_err());
+    }
+
+    #[test]
+    fn updates_carry_an_optional_base_seq() {
+        let id = "0190a5d2-7c3e-7000-8000-000000000001";
+        let plain = format!(
+            r#"{{"type":"updateContact","args":{{"id":"{id}","changes":{{"name":"Ann Lee"}}}}}}"#
+        );
+        let m: Mutation = serde_json::from_str(&plain).unwrap();
+        let Mutation::UpdateContact(u) = &m else {
+            panic!("{m:?}")
+        };
+        assert_eq!(u.base_seq, None);
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            plain,
+            "no base_seq key when there is none"
+        );
+        let ValidMutation::UpdateContact(_, _, None) = m.validate().unwrap().into_inner() else {
+            panic!("no base_seq")
+        };
+
+        let based = format!(
+            r#"{{"type":"updateTask","args":{{"id":"{id}","changes":{{"title":"Call the bank"}},"base_seq":42}}}}"#
+        );
+        let m: Mutation = serde_json::from_str(&based).unwrap();
+        assert_eq!(serde_json::to_string(&m).unwrap(), based, "round trip");
+        let ValidMutation::UpdateTask(_, _, Some(42)) = m.validate().unwrap().into_inner() else {
+            panic!("base_seq 42")
+        };
+
+        let negative = format!(
+            r#"{{"type":"updateDeal","args":{{"id":"{id}","changes":{{}},"base_seq":-1}}}}"#
+        );
+        let err = serde_json::from_str::<Mutation>(&negative)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        let fields: Vec<_> = err.fields.iter().map(|f| f.field.as_str()).collect();
+        assert!(fields.contains(&"base_seq"), "{err:?}");
+        assert!(
+            fields.len() >= 2,
+            "the empty update is reported too: {err:?}"
+        );
     }
 }

@@ -72,7 +72,11 @@ pub async fn update(
     ApiPath((org, id)): ApiPath<(OrgId, ContactId)>,
     ApiJson(changes): ApiJson<ContactChanges>,
 ) -> ApiResult<Json<Outcome>> {
-    let m = Mutation::UpdateContact(Update { id, changes });
+    let m = Mutation::UpdateContact(Update {
+        id,
+        changes,
+        base_seq: None,
+    });
     Ok(Json(apply(&state, &caller, org, m).await?))
 }
 

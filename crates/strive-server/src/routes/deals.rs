@@ -73,7 +73,11 @@ pub async fn update(
             &state,
             &caller,
             org,
-            Mutation::UpdateDeal(Update { id, changes }),
+            Mutation::UpdateDeal(Update {
+                id,
+                changes,
+                base_seq: None,
+            }),
         )
         .await?,
     ))

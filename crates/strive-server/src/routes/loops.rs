@@ -75,7 +75,11 @@ pub async fn update(
             &state,
             &caller,
             org,
-            Mutation::UpdateLoop(Update { id, changes }),
+            Mutation::UpdateLoop(Update {
+                id,
+                changes,
+                base_seq: None,
+            }),
         )
         .await?,
     ))
@@ -148,7 +152,11 @@ pub async fn update_task(
             &state,
             &caller,
             org,
-            Mutation::UpdateTask(Update { id, changes }),
+            Mutation::UpdateTask(Update {
+                id,
+                changes,
+                base_seq: None,
+            }),
         )
         .await?,
     ))

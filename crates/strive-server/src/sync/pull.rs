@@ -64,6 +64,8 @@ fn changes_sql() -> String {
         row("transaction_tasks", "t", "organization_id", ""),
         row("documents", "doc", "organization_id", ""),
         row("audit_log", "a", "organization_id", ""),
+        // Every device gets every conflict; each shows those addressed to its own device_id.
+        row("conflicts", "cf", "organization_id", ""),
         "(SELECT z.seq, jsonb_build_object('seq', z.seq, 'table', z.table_name, 'deleted', z.row_id)::text \
          FROM tombstones z WHERE z.organization_id = $1 AND z.seq > $2 ORDER BY z.seq LIMIT $3)"
             .to_string(),

@@ -310,6 +310,7 @@ impl TestApp {
             "transaction_tasks",
             "documents",
             "audit_log",
+            "conflicts",
         ];
         let mut parts = Vec::new();
         for t in tables {
