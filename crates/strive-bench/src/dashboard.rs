@@ -3,55 +3,16 @@
 use serde_json::json;
 use sqlx::Connection;
 use std::time::{Duration, Instant};
-use strive_pg::PrivateCluster;
-use strive_server::{Config, Server};
 
 pub async fn run(contacts: i64, deals: i64, runs: usize) -> anyhow::Result<()> {
-    let cluster = PrivateCluster::throwaway()?;
-    let maintenance = cluster.url(strive_pg::SUPERUSER, "postgres");
-    let mut conn = sqlx::PgConnection::connect(&maintenance).await?;
-    sqlx::query("CREATE DATABASE bench")
-        .execute(&mut conn)
-        .await?;
-    let admin_url = cluster.url(strive_pg::SUPERUSER, "bench");
-    let data = tempfile::tempdir()?;
-    let server = Server::build(
-        Config::new("127.0.0.1:0".parse()?, data.path().into()),
-        &admin_url,
-    )
-    .await?;
-    let base = format!("http://{}", server.local_addr());
-    tokio::spawn(server.run(std::future::pending()));
-    let http = reqwest::Client::new();
-
-    let password = "benchmark password 1";
-    http.post(format!("{base}/v1/auth/signup"))
-        .json(&json!({"email": "bench@example.com", "password": password}))
-        .send()
-        .await?
-        .error_for_status()?;
-    let session: serde_json::Value = http
-        .post(format!("{base}/v1/auth/login"))
-        .json(&json!({"email": "bench@example.com", "password": password}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let token = session["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let org: serde_json::Value = http
-        .post(format!("{base}/v1/orgs"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "Benchmark Realty"}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let org_id = org["id"].as_str().unwrap_or_default().to_string();
+    let bench = crate::setup::start().await?;
+    let (base, http, token, org_id, admin_url) = (
+        bench.base.clone(),
+        bench.http.clone(),
+        bench.token.clone(),
+        bench.org_id.clone(),
+        bench.admin_url.clone(),
+    );
 
     let mut owner = sqlx::PgConnection::connect(&admin_url).await?;
     let started = Instant::now();

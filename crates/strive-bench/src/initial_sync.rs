@@ -7,56 +7,17 @@ use sqlx::Connection;
 use std::path::Path;
 use std::time::Instant;
 use strive_domain::OrgId;
-use strive_pg::PrivateCluster;
 use strive_replica::{pull, Keychain, Replica};
-use strive_server::{Config, Server};
 
 pub async fn run(rows: i64) -> anyhow::Result<()> {
-    let cluster = PrivateCluster::throwaway()?;
-    let mut conn =
-        sqlx::PgConnection::connect(&cluster.url(strive_pg::SUPERUSER, "postgres")).await?;
-    sqlx::query("CREATE DATABASE bench")
-        .execute(&mut conn)
-        .await?;
-    let admin_url = cluster.url(strive_pg::SUPERUSER, "bench");
-    let data = tempfile::tempdir()?;
-    let server = Server::build(
-        Config::new("127.0.0.1:0".parse()?, data.path().into()),
-        &admin_url,
-    )
-    .await?;
-    let base = format!("http://{}", server.local_addr());
-    tokio::spawn(server.run(std::future::pending()));
-    let http = reqwest::Client::new();
-    let password = "benchmark password 1";
-    http.post(format!("{base}/v1/auth/signup"))
-        .json(&json!({"email": "bench@example.com", "password": password}))
-        .send()
-        .await?
-        .error_for_status()?;
-    let session: serde_json::Value = http
-        .post(format!("{base}/v1/auth/login"))
-        .json(&json!({"email": "bench@example.com", "password": password,
-                      "device": {"id": uuid_v7(), "name": "bench", "platform": "linux"}}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let token = session["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let org: serde_json::Value = http
-        .post(format!("{base}/v1/orgs"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "Benchmark Realty"}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let org_id = org["id"].as_str().unwrap_or_default().to_string();
+    let bench = crate::setup::start().await?;
+    let (base, http, token, org_id, admin_url) = (
+        bench.base.clone(),
+        bench.http.clone(),
+        bench.token.clone(),
+        bench.org_id.clone(),
+        bench.admin_url.clone(),
+    );
 
     let mut owner = sqlx::PgConnection::connect(&admin_url).await?;
     let t = Instant::now();
@@ -149,7 +110,7 @@ pub async fn run(rows: i64) -> anyhow::Result<()> {
     let replica = Replica::open(
         client_dir.path(),
         org_id.parse()?,
-        Some(password),
+        Some(crate::setup::PASSWORD),
         Keychain::Disabled,
     )?;
     let pulled = replica.count("contacts")?;
@@ -184,7 +145,7 @@ pub async fn run(rows: i64) -> anyhow::Result<()> {
 
 pub async fn pull_child(base: &str, token: &str, org: &str, dir: &Path) -> anyhow::Result<()> {
     let org: OrgId = org.parse()?;
-    let mut replica = Replica::create(dir, org, "benchmark password 1", Keychain::Disabled)?;
+    let mut replica = Replica::create(dir, org, crate::setup::PASSWORD, Keychain::Disabled)?;
     let http = reqwest::Client::new();
     let t = Instant::now();
     let stats = pull::pull_all(&mut replica, &http, base, token, |_| {}).await?;
@@ -202,7 +163,7 @@ fn raw_sqlcipher_insert(dir: &Path, rows: i64) -> anyhow::Result<f64> {
     let mut replica = Replica::create(
         dir,
         OrgId::new(),
-        "benchmark password 1",
+        crate::setup::PASSWORD,
         Keychain::Disabled,
     )?;
     let t = Instant::now();
@@ -221,17 +182,13 @@ fn children_peak_rss_kib() -> i64 {
     }
 }
 
-fn uuid_v7() -> String {
-    OrgId::new().to_string()
-}
-
 /// The client's half alone: `rows` feed lines made in memory, applied in 10k-line batches.
 pub fn apply_only(rows: i64) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut replica = Replica::create(
         dir.path(),
         OrgId::new(),
-        "benchmark password 1",
+        crate::setup::PASSWORD,
         Keychain::Disabled,
     )?;
     let lines: Vec<String> = (1..=rows)

@@ -3,6 +3,7 @@
 
 mod dashboard;
 mod initial_sync;
+mod setup;
 
 use clap::{Parser, Subcommand};
 

@@ -21,6 +21,22 @@ pub struct PullStats {
     pub apply_time: std::time::Duration,
 }
 
+/// The response if the server accepted the request, else its typed refusal.
+pub(crate) async fn ok_or_refused(res: reqwest::Response) -> Result<reqwest::Response, PullError> {
+    if res.status().is_success() {
+        return Ok(res);
+    }
+    let status = res.status().as_u16();
+    let body: serde_json::Value = res.json().await.unwrap_or_default();
+    Err(PullError::Refused {
+        status,
+        message: body["message"]
+            .as_str()
+            .unwrap_or("no reason given")
+            .to_string(),
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PullError {
     #[error("the server could not be reached: {0}")]
@@ -48,17 +64,7 @@ pub async fn pull_all(
             replica.org()
         );
         let res = http.get(&url).bearer_auth(token).send().await?;
-        if !res.status().is_success() {
-            let status = res.status().as_u16();
-            let body: serde_json::Value = res.json().await.unwrap_or_default();
-            return Err(PullError::Refused {
-                status,
-                message: body["message"]
-                    .as_str()
-                    .unwrap_or("no reason given")
-                    .to_string(),
-            });
-        }
+        let res = ok_or_refused(res).await?;
         let mut body = res.bytes_stream();
         let mut pending: Vec<u8> = Vec::new();
         let mut lines: Vec<Vec<u8>> = Vec::with_capacity(APPLY_BATCH);

@@ -61,17 +61,7 @@ pub async fn push_pending(
             .json(&json!({ "mutations": items, "pending": remaining }))
             .send()
             .await?;
-        if !res.status().is_success() {
-            let status = res.status().as_u16();
-            let body: Value = res.json().await.unwrap_or_default();
-            return Err(PullError::Refused {
-                status,
-                message: body["message"]
-                    .as_str()
-                    .unwrap_or("no reason given")
-                    .to_string(),
-            });
-        }
+        let res = crate::pull::ok_or_refused(res).await?;
         let answer: PushResponse = res.json().await?;
         let (a, r) = replica.record_results(&answer.results)?;
         stats.applied += a;
