@@ -149,7 +149,7 @@ text_enum!(
     }
 );
 text_enum!(
-    /// Task states. The platform's loop creation writes PENDING where its enum says TODO;
+    /// Task states. The platform's loop creation writes PENDING where its enum has another name;
     /// we keep PENDING as the one name for "not started" (docs/decisions.md).
     TaskStatus, "task status" {
         Pending => "PENDING", InProgress => "IN_PROGRESS", Review => "REVIEW", Done => "DONE",
