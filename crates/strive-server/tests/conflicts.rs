@@ -1,13 +1,15 @@
 mod common;
 
+use common::TestDevice as Device;
+
 // Merge and conflicts (DESIGN "Sync", Merge): updates carry only the fields they change, so
 // concurrent edits of different fields both survive; when two devices change the same field the
 // last update the server applies wins, and the device whose value was overwritten gets a
 // conflict row through the change feed. Every test drives the real server over HTTP (devices
 // push and pull) and checks the database as its owner.
 
-use common::{TestApp, TestUser, PASSWORD};
-use reqwest::{Method, StatusCode};
+use common::{TestApp, TestUser};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
@@ -15,36 +17,6 @@ use std::str::FromStr;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers (the device ones as in sync_feed.rs).
-
-/// A session bound to a device (push needs one).
-struct Device {
-    user: TestUser,
-    id: String,
-}
-
-/// Signs in with a fresh device id (UUID v7).
-async fn device_login(app: &TestApp, email: &str, name: &str) -> Device {
-    let id = uuid::Uuid::now_v7().to_string();
-    let (s, body) = app
-        .call(
-            Method::POST,
-            "/v1/auth/login",
-            None,
-            json!({"email": email, "password": PASSWORD,
-                   "device": {"id": id, "name": name, "platform": "linux"}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "device login {email}: {body}");
-    Device {
-        user: TestUser {
-            id: body["user_id"].as_str().unwrap().to_string(),
-            token: body["access_token"].as_str().unwrap().to_string(),
-            refresh: body["refresh_token"].as_str().unwrap().to_string(),
-            email: email.to_string(),
-        },
-        id,
-    }
-}
 
 /// One pull: the change lines, then the end line.
 struct Pull {
@@ -211,8 +183,8 @@ async fn scene() -> Scene {
     let org = app.org(&ann, "Acme Realty").await;
     app.add(&org, &ann, &bob, "MEMBER").await;
     let contact = create_contact(&app, &org, &ann.token, "Carl Client").await;
-    let phone = device_login(&app, "ann@example.com", "phone").await;
-    let laptop = device_login(&app, "bob@example.com", "laptop").await;
+    let phone = app.device_login("ann@example.com", "phone").await;
+    let laptop = app.device_login("bob@example.com", "laptop").await;
     let on_phone = pull(&app, &org, &phone.user.token, 0).await;
     let on_laptop = pull(&app, &org, &laptop.user.token, 0).await;
     let base = on_phone.seq_of("contacts", &contact);
@@ -337,8 +309,8 @@ async fn deals_loops_and_tasks_report_conflicts_too() {
     let lp_id = lp["id"].as_str().unwrap().to_string();
     let task = lp["tasks"][0]["id"].as_str().unwrap().to_string();
 
-    let phone = device_login(&app, "ann@example.com", "phone").await;
-    let laptop = device_login(&app, "ann@example.com", "laptop").await;
+    let phone = app.device_login("ann@example.com", "phone").await;
+    let laptop = app.device_login("ann@example.com", "laptop").await;
     let seen = pull(&app, &org, &phone.user.token, 0).await;
     let cases = [
         (
@@ -602,8 +574,8 @@ async fn an_overwritten_value_is_reported_once_to_the_device_that_lost_it() {
     let ann = app.user("ann@example.com").await;
     let org = app.org(&ann, "Acme Realty").await;
     let id = create_contact(&app, &org, &ann.token, "Carl Client").await;
-    let phone = device_login(&app, "ann@example.com", "phone").await;
-    let laptop = device_login(&app, "ann@example.com", "laptop").await;
+    let phone = app.device_login("ann@example.com", "phone").await;
+    let laptop = app.device_login("ann@example.com", "laptop").await;
     let base = pull(&app, &org, &phone.user.token, 0)
         .await
         .seq_of("contacts", &id);
@@ -747,7 +719,7 @@ async fn conflicts_of_one_organization_are_invisible_to_another() {
     let carol = app.user("carol@example.com").await;
     let other = app.org(&carol, "Other Realty").await;
     create_contact(app, &other, &carol.token, "Carol's Client").await;
-    let tablet = device_login(app, "carol@example.com", "tablet").await;
+    let tablet = app.device_login("carol@example.com", "tablet").await;
     let theirs = pull(app, &other, &tablet.user.token, 0).await;
     assert!(!theirs.rows("contacts").is_empty());
     assert!(theirs.rows("conflicts").is_empty(), "{:?}", theirs.lines);

@@ -4,7 +4,7 @@ mod common;
 // (SSE over LISTEN/NOTIFY) and the devices' sync state. Every test drives the real server over
 // HTTP and checks the database as its owner.
 
-use common::{TestApp, TestUser, PASSWORD};
+use common::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,36 +12,6 @@ use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
-
-/// A session bound to a device (push needs one).
-struct Device {
-    user: TestUser,
-    id: String,
-}
-
-/// Signs in with a fresh device id (UUID v7).
-async fn device_login(app: &TestApp, email: &str) -> Device {
-    let id = uuid::Uuid::now_v7().to_string();
-    let (s, body) = app
-        .call(
-            Method::POST,
-            "/v1/auth/login",
-            None,
-            json!({"email": email, "password": PASSWORD,
-                   "device": {"id": id, "name": "laptop", "platform": "linux"}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "device login {email}: {body}");
-    Device {
-        user: TestUser {
-            id: body["user_id"].as_str().unwrap().to_string(),
-            token: body["access_token"].as_str().unwrap().to_string(),
-            refresh: body["refresh_token"].as_str().unwrap().to_string(),
-            email: email.to_string(),
-        },
-        id,
-    }
-}
 
 /// One pull: the change lines, then the end line.
 struct Pull {
@@ -707,7 +677,7 @@ async fn pushed_mutations_apply_once_and_replays_answer_the_same() {
     let app = TestApp::spawn().await;
     let ann = app.user("ann@example.com").await;
     let org = app.org(&ann, "Acme Realty").await;
-    let laptop = device_login(&app, "ann@example.com").await;
+    let laptop = app.device_login("ann@example.com", "laptop").await;
     let contact_id = uuid::Uuid::now_v7().to_string();
     let loop_id = uuid::Uuid::now_v7().to_string();
 
@@ -852,7 +822,7 @@ async fn rejected_mutations_change_nothing_and_are_remembered() {
     let contacts_sql = format!("SELECT count(*) FROM contacts WHERE organization_id = '{org}'");
 
     // A viewer may sync but not write.
-    let vera_laptop = device_login(&app, "vera@example.com").await;
+    let vera_laptop = app.device_login("vera@example.com", "laptop").await;
     let viewer_item = item(
         1,
         json!({"type": "createContact", "args": {"name": "Viewer's Contact"}}),
@@ -868,7 +838,7 @@ async fn rejected_mutations_change_nothing_and_are_remembered() {
     assert_eq!(count(&app, &contacts_sql).await, 0, "nothing created");
 
     // A malformed mutation in the middle is rejected alone.
-    let laptop = device_login(&app, "ann@example.com").await;
+    let laptop = app.device_login("ann@example.com", "laptop").await;
     let bad = item(2, json!({"type": "nope"}));
     let results = push_ok(
         &app,
@@ -1048,7 +1018,7 @@ async fn admins_see_devices_and_can_ask_one_for_a_full_resync() {
     app.add(&org, &ann, &bob, "MEMBER").await;
     create_contact(&app, &org, &ann.token, "Bob Buyer").await;
 
-    let laptop = device_login(&app, "bob@example.com").await;
+    let laptop = app.device_login("bob@example.com", "laptop").await;
     let (s, b) = push(
         &app,
         &org,
@@ -1180,7 +1150,7 @@ async fn concurrent_retries_of_a_push_answer_what_the_first_run_answered() {
     let app = TestApp::spawn().await;
     let ann = app.user("ann@example.com").await;
     let org = app.org(&ann, "Acme Realty").await;
-    let laptop = device_login(&app, "ann@example.com").await;
+    let laptop = app.device_login("ann@example.com", "laptop").await;
     let mut answers = Vec::new();
     for n in 1..=ROUNDS {
         let m = item(

@@ -239,14 +239,23 @@ impl TestApp {
     }
 
     pub async fn login(&self, email: &str) -> TestUser {
-        let (s, body) = self
-            .call(
-                Method::POST,
-                "/v1/auth/login",
-                None,
-                json!({"email": email, "password": PASSWORD}),
-            )
-            .await;
+        self.sign_in(email, json!({"email": email, "password": PASSWORD}))
+            .await
+    }
+
+    /// Signs in with a fresh device id (UUID v7): the session a device pushes with.
+    pub async fn device_login(&self, email: &str, name: &str) -> TestDevice {
+        let id = uuid::Uuid::now_v7().to_string();
+        let body = json!({"email": email, "password": PASSWORD,
+                          "device": {"id": id, "name": name, "platform": "linux"}});
+        TestDevice {
+            user: self.sign_in(email, body).await,
+            id,
+        }
+    }
+
+    async fn sign_in(&self, email: &str, body: Value) -> TestUser {
+        let (s, body) = self.call(Method::POST, "/v1/auth/login", None, body).await;
         assert_eq!(s, StatusCode::OK, "login {email}: {body}");
         TestUser {
             id: body["user_id"].as_str().unwrap().to_string(),
@@ -361,4 +370,11 @@ pub struct TestUser {
     pub email: String,
     pub token: String,
     pub refresh: String,
+}
+
+/// A session bound to a device (push needs one).
+#[derive(Clone, Debug)]
+pub struct TestDevice {
+    pub user: TestUser,
+    pub id: String,
 }
