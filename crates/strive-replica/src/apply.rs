@@ -21,6 +21,7 @@ const SYNCED: &[(&str, &str)] = &[
     ("transaction_tasks", "id"),
     ("documents", "id"),
     ("audit_log", "id"),
+    ("conflicts", "id"),
 ];
 
 pub fn is_synced_table(t: &str) -> bool {
@@ -127,7 +128,7 @@ pub(crate) fn delete_row(
 
 /// A live row as a JSON object, or `None` when absent.
 pub(crate) fn read_row(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     table: &str,
     id: &str,
 ) -> Result<Option<serde_json::Map<String, Value>>, ReplicaError> {
@@ -218,7 +219,9 @@ impl Replica {
                     delete_row(&tx, &table, &id)?;
                 }
                 out.deletes += 1;
-            } else if let Some(row) = line.row {
+            } else if let Some(mut row) = line.row {
+                // Kept so a local update can name the version it edited (its base_seq).
+                row.insert("sync_seq".into(), seq.into());
                 let shadowed = shadowing
                     && match row_id(&table, &row) {
                         Some(id) => into_shadow(&tx, &table, &id, Some(&row))?,

@@ -13,6 +13,7 @@ pub mod open;
 pub mod pull;
 pub mod push;
 mod schema;
+pub mod status;
 
 pub use error::ReplicaError;
 pub use keys::Keychain;

@@ -107,7 +107,7 @@ impl Replica {
     }
 
     /// Checks, applies and queues one mutation. Returns its outbox sequence number.
-    pub fn mutate(&mut self, m: Mutation) -> Result<i64, MutateError> {
+    pub fn mutate(&mut self, mut m: Mutation) -> Result<i64, MutateError> {
         let session = self.session()?.ok_or(MutateError::NoSession)?;
         let (role, tier) = self.standing(session.user)?;
         // Before the first pull the replica cannot know the role: let the server decide.
@@ -115,6 +115,19 @@ impl Replica {
             check(session.global, role, tier, m.action())
                 .into_result()
                 .map_err(MutateError::Denied)?;
+        }
+        if let Some((tbl, id, slot)) = base_seq_slot(&mut m) {
+            if slot.is_none() {
+                *slot = self
+                    .conn
+                    .query_row(
+                        &format!("SELECT sync_seq FROM {tbl} WHERE id = ?1"),
+                        [id],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .flatten();
+            }
         }
         let wire = serde_json::to_string(&m).map_err(|e| ReplicaError::Corrupt(e.to_string()))?;
         let valid = m.validate().map_err(MutateError::Invalid)?.into_inner();
@@ -154,6 +167,18 @@ impl Replica {
             [],
             |r| r.get(0),
         )?)
+    }
+}
+
+/// An update's row and its `base_seq`: the version of the row this device saw when it made the
+/// edit (its live row's `sync_seq`), which lets the server detect a concurrent same-field edit.
+fn base_seq_slot(m: &mut Mutation) -> Option<(&'static str, String, &mut Option<i64>)> {
+    match m {
+        Mutation::UpdateContact(u) => Some(("contacts", u.id.to_string(), &mut u.base_seq)),
+        Mutation::UpdateDeal(u) => Some(("deals", u.id.to_string(), &mut u.base_seq)),
+        Mutation::UpdateLoop(u) => Some(("transaction_loops", u.id.to_string(), &mut u.base_seq)),
+        Mutation::UpdateTask(u) => Some(("transaction_tasks", u.id.to_string(), &mut u.base_seq)),
+        _ => None,
     }
 }
 

@@ -130,6 +130,15 @@ impl Replica {
         Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
+    /// One live row of a synced table as JSON (diagnostics, tests, `strive` debugging).
+    pub fn row_json(
+        &self,
+        table: &str,
+        id: &str,
+    ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, ReplicaError> {
+        crate::apply::read_row(&self.conn, table, id)
+    }
+
     /// Counts rows of a synced table (status screens, tests).
     pub fn count(&self, table: &str) -> Result<i64, ReplicaError> {
         if !crate::apply::is_synced_table(table) {

@@ -80,6 +80,7 @@ pub async fn sync_once(
     let pushed = push_pending(replica, http, base_url, token).await?;
     let pulled = pull::pull_all(replica, http, base_url, token, on_progress).await?;
     replica.release_settled()?;
+    replica.set_state_value("last_sync_at", &chrono::Utc::now().to_rfc3339())?;
     Ok((pushed, pulled))
 }
 
@@ -178,16 +179,5 @@ impl Replica {
         }
         tx.commit()?;
         Ok(settled.len() as u64)
-    }
-
-    /// The server's refusals of this device's changes, newest first: (mutation type, code, reason).
-    pub fn rejections(&self) -> Result<Vec<(String, String, String)>, ReplicaError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT json_extract(mutation, '$.type'), code, message FROM rejections ORDER BY client_seq DESC",
-        )?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
     }
 }

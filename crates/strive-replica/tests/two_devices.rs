@@ -152,9 +152,13 @@ async fn offline_work_reaches_the_other_device_and_refusals_roll_back() {
     );
     let rejections = b.replica.rejections().unwrap();
     assert_eq!(rejections.len(), 1);
-    assert_eq!(rejections[0].0, "createContact");
-    assert_eq!(rejections[0].1, "forbidden_org_role");
-    assert!(rejections[0].2.contains("VIEWER"), "{}", rejections[0].2);
+    assert_eq!(rejections[0].mutation, "createContact");
+    assert_eq!(rejections[0].code, "forbidden_org_role");
+    assert!(
+        rejections[0].message.contains("VIEWER"),
+        "{}",
+        rejections[0].message
+    );
     // And now the device knows the role: the next attempt is refused locally.
     assert!(b
         .replica
