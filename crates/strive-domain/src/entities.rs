@@ -193,3 +193,22 @@ pub struct Dashboard {
     pub deal_value_avg_cents: Option<i64>,
     pub upcoming_follow_ups: Vec<FollowUp>,
 }
+
+entity!(
+    /// A device of the organization's members and how far its sync has come (admins' view).
+    pub struct DeviceState {
+        pub device_id: DeviceId,
+        pub name: String,
+        pub platform: String,
+        pub user_id: UserId,
+        pub user_name: String,
+        pub last_seen_at: DateTime<Utc>,
+        pub last_pulled_seq: i64,
+        /// How many changes the device has not pulled yet.
+        pub behind: i64,
+        pub last_pull_at: Option<DateTime<Utc>>,
+        pub last_push_at: Option<DateTime<Utc>>,
+        pub pending_count: i32,
+        pub full_resync_requested: bool,
+    }
+);

@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 /// Tables the feed may name, with the column that identifies a row.
-const SYNCED: &[(&str, &str)] = &[
+pub(crate) const SYNCED: &[(&str, &str)] = &[
     ("organizations", "id"),
     ("organization_members", "user_id"),
     ("subscriptions", "organization_id"),

@@ -5,7 +5,10 @@
 //! password, so the replica opens offline even where no keychain works, and a stolen disk
 //! without the password reveals nothing.
 
+pub mod account;
+pub mod api;
 pub mod apply;
+pub mod engine;
 pub mod error;
 pub mod keys;
 pub mod mutate;
@@ -15,7 +18,7 @@ pub mod push;
 mod schema;
 pub mod status;
 
-pub use error::ReplicaError;
+pub use error::{ReplicaError, SyncError};
 pub use keys::Keychain;
 pub use mutate::{MutateError, Session};
 pub use open::Replica;

@@ -12,6 +12,9 @@ pub struct Replica {
     pub(crate) conn: Connection,
     org: OrgId,
     path: PathBuf,
+    /// Kept to open more connections to the same file ([`Replica::reopen`]); SQLCipher holds
+    /// it in memory anyway.
+    key: DbKey,
 }
 
 fn paths(dir: &Path, org: OrgId) -> (PathBuf, PathBuf) {
@@ -100,13 +103,42 @@ impl Replica {
         }
         // A 64 MiB page cache: with SQLCipher every page that leaves the cache is encrypted and
         // every page that comes back decrypted, and the 2 MiB default thrashes on large syncs.
+        // The sync task and the UI each hold a connection; a writer waits for the other's
+        // transaction (at most one apply batch) instead of failing.
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;
              PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
         )?;
         schema::migrate(&mut conn)?;
         restrict(&path, 0o600)?;
-        Ok(Replica { conn, org, path })
+        Ok(Replica {
+            conn,
+            org,
+            path,
+            key: key.clone(),
+        })
+    }
+
+    /// A second connection to the same replica (the sync task writes through its own while the
+    /// UI reads and writes through another; WAL lets readers go on during a sync).
+    pub fn reopen(&self) -> Result<Self, ReplicaError> {
+        Self::connect(self.path.clone(), self.org, &self.key)
+    }
+
+    /// Deletes this device's copy of `org` (database, WAL, wrapped key, keychain entry).
+    pub fn destroy(dir: &Path, org: OrgId, keychain: Keychain) -> Result<(), ReplicaError> {
+        let (db, keyfile) = paths(dir, org);
+        let wal = db.with_extension("db-wal");
+        let shm = db.with_extension("db-shm");
+        for f in [db, wal, shm, keyfile] {
+            match std::fs::remove_file(&f) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+        }
+        keychain.forget(&keychain_name(org));
+        Ok(())
     }
 
     pub fn org(&self) -> OrgId {

@@ -2,7 +2,7 @@
 //! as they arrive, so memory stays flat whatever the organization's size.
 
 use crate::apply::Applied;
-use crate::error::ReplicaError;
+use crate::error::{ReplicaError, SyncError};
 use crate::open::Replica;
 use futures_util::StreamExt;
 
@@ -22,29 +22,18 @@ pub struct PullStats {
 }
 
 /// The response if the server accepted the request, else its typed refusal.
-pub(crate) async fn ok_or_refused(res: reqwest::Response) -> Result<reqwest::Response, PullError> {
+pub(crate) async fn ok_or_refused(res: reqwest::Response) -> Result<reqwest::Response, SyncError> {
     if res.status().is_success() {
         return Ok(res);
     }
     let status = res.status().as_u16();
     let body: serde_json::Value = res.json().await.unwrap_or_default();
-    Err(PullError::Refused {
+    let text = |k: &str| body[k].as_str().map(str::to_string);
+    Err(SyncError::Refused {
         status,
-        message: body["message"]
-            .as_str()
-            .unwrap_or("no reason given")
-            .to_string(),
+        code: text("code").unwrap_or_else(|| format!("http_{status}")),
+        message: text("message").unwrap_or_else(|| "no reason given".into()),
     })
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PullError {
-    #[error("the server could not be reached: {0}")]
-    Network(#[from] reqwest::Error),
-    #[error("the server refused the pull ({status}): {message}")]
-    Refused { status: u16, message: String },
-    #[error(transparent)]
-    Replica(#[from] ReplicaError),
 }
 
 /// Pulls every page after the replica's last sequence number. `on_progress` hears the running
@@ -55,7 +44,7 @@ pub async fn pull_all(
     base_url: &str,
     token: &str,
     mut on_progress: impl FnMut(&PullStats),
-) -> Result<PullStats, PullError> {
+) -> Result<PullStats, SyncError> {
     let mut stats = PullStats::default();
     loop {
         let after = replica.last_seq()?;
@@ -91,7 +80,7 @@ pub async fn pull_all(
         stats.pages += 1;
         on_progress(&stats);
         let Some(end) = end else {
-            return Err(PullError::Replica(ReplicaError::BadChange(
+            return Err(SyncError::Replica(ReplicaError::BadChange(
                 "the pull ended before its last line (connection cut?)".into(),
             )));
         };
@@ -115,4 +104,26 @@ fn apply(
     stats.upserts += applied.upserts;
     stats.deletes += applied.deletes;
     Ok(applied)
+}
+
+impl Replica {
+    /// Forgets the server's data so the next pull starts from 0 (an admin asked for a full
+    /// re-sync). Rows with unsettled local writes stay, their server versions unknown until the
+    /// pull brings them again; the outbox is untouched, so no local work is lost.
+    pub fn reset_for_full_resync(&mut self) -> Result<(), ReplicaError> {
+        let tx = self.conn.transaction()?;
+        for (table, key) in crate::apply::SYNCED {
+            tx.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE NOT EXISTS
+                       (SELECT 1 FROM shadows s WHERE s.tbl = '{table}' AND s.id = {table}.{key})"
+                ),
+                [],
+            )?;
+        }
+        tx.execute("UPDATE shadows SET row = NULL", [])?;
+        tx.execute("DELETE FROM sync_state WHERE key = 'last_seq'", [])?;
+        tx.commit()?;
+        Ok(())
+    }
 }

@@ -2,8 +2,9 @@
 
 use crate::apply::{columns_of, delete_row, upsert_row};
 use crate::error::ReplicaError;
+use crate::error::SyncError;
 use crate::open::Replica;
-use crate::pull::{self, PullError, PullStats};
+use crate::pull::{self, PullStats};
 use rusqlite::params;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -42,7 +43,7 @@ pub async fn push_pending(
     http: &reqwest::Client,
     base_url: &str,
     token: &str,
-) -> Result<PushStats, PullError> {
+) -> Result<PushStats, SyncError> {
     let mut stats = PushStats::default();
     loop {
         let batch = replica.pending_batch(PUSH_BATCH)?;
@@ -76,7 +77,7 @@ pub async fn sync_once(
     base_url: &str,
     token: &str,
     on_progress: impl FnMut(&PullStats),
-) -> Result<(PushStats, PullStats), PullError> {
+) -> Result<(PushStats, PullStats), SyncError> {
     let pushed = push_pending(replica, http, base_url, token).await?;
     let pulled = pull::pull_all(replica, http, base_url, token, on_progress).await?;
     replica.release_settled()?;

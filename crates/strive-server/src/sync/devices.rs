@@ -7,28 +7,11 @@ use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use strive_domain::entities::DeviceState;
 use strive_domain::permissions::Action;
-use strive_domain::{DeviceId, OrgId, UserId};
-
-#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct DeviceState {
-    pub device_id: DeviceId,
-    pub name: String,
-    pub platform: String,
-    pub user_id: UserId,
-    pub user_name: String,
-    pub last_seen_at: DateTime<Utc>,
-    pub last_pulled_seq: i64,
-    /// How many changes the device has not pulled yet.
-    pub behind: i64,
-    pub last_pull_at: Option<DateTime<Utc>>,
-    pub last_push_at: Option<DateTime<Utc>>,
-    pub pending_count: i32,
-    pub full_resync_requested: bool,
-}
+use strive_domain::{DeviceId, OrgId};
 
 /// `GET /v1/orgs/{org}/devices`: every device of the organization's members.
 #[utoipa::path(get, path = "/v1/orgs/{org_id}/devices", tag = "sync", security(("bearer" = [])),
