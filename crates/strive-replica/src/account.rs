@@ -180,8 +180,13 @@ impl Account {
     }
 
     pub fn save_profile(&self) -> Result<(), ReplicaError> {
-        let json = serde_json::to_vec_pretty(&self.profile).map_err(|e| corrupt(PROFILE, e))?;
-        write_atomically(&self.dir.join(PROFILE), &json)
+        Self::write_profile(&self.dir, &self.profile)
+    }
+
+    /// Replaces the profile (organizations refreshed, another current organization).
+    pub fn write_profile(dir: &Path, profile: &Profile) -> Result<(), ReplicaError> {
+        let json = serde_json::to_vec_pretty(profile).map_err(|e| corrupt(PROFILE, e))?;
+        write_atomically(&dir.join(PROFILE), &json)
     }
 
     pub fn tokens(&self) -> Result<Tokens, ReplicaError> {
@@ -216,8 +221,15 @@ impl Account {
         }
     }
 
-    /// Signs out on this device: tokens and the account key are gone; replicas stay encrypted
-    /// on disk (`forget_data` removes them too).
+    /// Whether someone is signed in here (the profile alone outlives a sign-out, so the next
+    /// sign-in keeps this device's identity).
+    pub fn is_signed_in(dir: &Path) -> bool {
+        dir.join(TOKENS).exists()
+    }
+
+    /// Signs out on this device: tokens, the account key and every replica key in the keychain
+    /// are gone; replicas stay encrypted on disk, openable again after a sign-in with the
+    /// password (`forget_data` deletes them).
     pub fn forget(self, forget_data: bool) -> Result<(), ReplicaError> {
         for f in [TOKENS, WRAPPED_KEY, LOCK] {
             match std::fs::remove_file(self.dir.join(f)) {
@@ -226,9 +238,11 @@ impl Account {
             }
         }
         self.keychain.forget(&keychain_name(self.profile.user_id));
-        if forget_data {
-            for m in &self.profile.organizations {
+        for m in &self.profile.organizations {
+            if forget_data {
                 Replica::destroy(&self.dir, m.organization_id, self.keychain)?;
+            } else {
+                Replica::forget_key(m.organization_id, self.keychain);
             }
         }
         Ok(())

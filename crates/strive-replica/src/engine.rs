@@ -14,7 +14,7 @@ use crate::api::Auth;
 use crate::error::SyncError;
 use crate::open::Replica;
 use crate::pull::PullStats;
-use crate::push::sync_once;
+use crate::push::{sync_once, PushStats};
 use crate::status::SyncStatus;
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
@@ -209,33 +209,45 @@ async fn run(
     }
 }
 
-/// Push, pull, settle; once more with a renewed token if the server refused the old one.
 async fn round(
     replica: &mut Replica,
     auth: &Auth,
     full: bool,
     events: &broadcast::Sender<SyncEvent>,
 ) -> Result<(u64, u64, PullStats), SyncError> {
-    if full {
-        replica.reset_for_full_resync()?;
-    }
     let progress = |s: &PullStats| {
         let _ = events.send(SyncEvent::Progress {
             applied: s.upserts + s.deletes,
             last_seq: s.last_seq,
         });
     };
+    let (pushed, pulled) = sync_round(replica, auth, full, progress).await?;
+    Ok((pushed.applied, pushed.rejected, pulled))
+}
+
+/// One sync round for a caller that is not the task (`strive sync`): start over first if
+/// `full`; push, pull, settle; once more with a renewed token if the server refused the old one.
+/// Losing the membership ends the session for this organization (`SignedOut`).
+pub async fn sync_round(
+    replica: &mut Replica,
+    auth: &Auth,
+    full: bool,
+    mut progress: impl FnMut(&PullStats),
+) -> Result<(PushStats, PullStats), SyncError> {
+    if full {
+        replica.reset_for_full_resync()?;
+    }
     let api = auth.api();
     let token = auth.token().await?;
-    let result = match sync_once(replica, api.http(), api.base(), &token, progress).await {
+    let result = match sync_once(replica, api.http(), api.base(), &token, &mut progress).await {
         Err(SyncError::Refused { status: 401, .. }) => {
             let token = auth.renew(&token).await?;
-            sync_once(replica, api.http(), api.base(), &token, progress).await
+            sync_once(replica, api.http(), api.base(), &token, &mut progress).await
         }
         other => other,
     };
     match result {
-        Ok((pushed, pulled)) => Ok((pushed.applied, pushed.rejected, pulled)),
+        Ok(done) => Ok(done),
         // Removed from the organization (404 hides whether it exists): nothing more to sync.
         Err(SyncError::Refused {
             status: 403 | 404,

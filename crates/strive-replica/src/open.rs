@@ -137,8 +137,13 @@ impl Replica {
                 _ => {}
             }
         }
-        keychain.forget(&keychain_name(org));
+        Self::forget_key(org, keychain);
         Ok(())
+    }
+
+    /// Removes the replica's key from the keychain; the password opens it again.
+    pub fn forget_key(org: OrgId, keychain: Keychain) {
+        keychain.forget(&keychain_name(org));
     }
 
     pub fn org(&self) -> OrgId {
@@ -169,6 +174,21 @@ impl Replica {
         id: &str,
     ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, ReplicaError> {
         crate::apply::read_row(&self.conn, table, id)
+    }
+
+    /// The ids of `table` that start with `prefix` (at most 2: one means the prefix names a row
+    /// unambiguously). Lets people type the first characters of an id.
+    pub fn ids_starting_with(&self, table: &str, prefix: &str) -> Result<Vec<String>, ReplicaError> {
+        let key = crate::apply::key_of(table)
+            .ok_or_else(|| ReplicaError::BadChange(format!("unknown table {table}")))?;
+        let prefix = prefix.to_ascii_lowercase();
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {key} FROM {table} WHERE {key} >= ?1 AND {key} < ?1 || 'g' ORDER BY {key} LIMIT 2"
+        ))?;
+        let ids = stmt
+            .query_map([prefix], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
     }
 
     /// Counts rows of a synced table (status screens, tests).
