@@ -1,21 +1,19 @@
-//! A real server over a real (private, throwaway) PostgreSQL, and devices signed in to it.
+//! The shared test server (strive-testkit), and devices signed in to it.
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
-use sqlx::Connection;
 use strive_domain::{DeviceId, GlobalRole, OrgId, UserId};
-use strive_pg::Database;
 use strive_replica::{Keychain, Replica, Session};
-use strive_server::{Config, Server};
+pub use strive_testkit::PASSWORD;
 
-pub const PASSWORD: &str = "a long password";
+/// The shared test server, plus signing in devices with replicas.
+pub struct TestServer(strive_testkit::TestServer);
 
-pub struct TestServer {
-    pub base: String,
-    pub owner_url: String,
-    pub http: reqwest::Client,
-    _db: Database,
-    _data: tempfile::TempDir,
+impl std::ops::Deref for TestServer {
+    type Target = strive_testkit::TestServer;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 pub struct Device {
@@ -28,66 +26,7 @@ pub struct Device {
 
 impl TestServer {
     pub async fn start() -> Self {
-        let db = Database::from_env_or_throwaway().unwrap();
-        let name = format!(
-            "replica_{}_{}",
-            std::process::id(),
-            uuid::Uuid::now_v7().simple()
-        );
-        let mut conn = sqlx::PgConnection::connect(&db.admin_url()).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let admin = db.admin_url();
-        let owner_url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
-        let data = tempfile::tempdir().unwrap();
-        let s = Server::build(
-            Config::new("127.0.0.1:0".parse().unwrap(), data.path().into()),
-            &owner_url,
-        )
-        .await
-        .unwrap();
-        let base = format!("http://{}", s.local_addr());
-        tokio::spawn(s.run(std::future::pending()));
-        TestServer {
-            base,
-            owner_url,
-            http: reqwest::Client::new(),
-            _db: db,
-            _data: data,
-        }
-    }
-
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Value,
-    ) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if !body.is_null() {
-            req = req.json(&body);
-        }
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
-    }
-
-    pub async fn signup(&self, email: &str) {
-        let (s, b) = self
-            .call(
-                reqwest::Method::POST,
-                "/v1/auth/signup",
-                None,
-                json!({"email": email, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(s, 201, "{b}");
+        TestServer(strive_testkit::TestServer::start().await)
     }
 
     /// Signs in as a new device and opens (creating) its replica of `org`.
@@ -125,16 +64,6 @@ impl TestServer {
             replica,
             _dir: dir,
         }
-    }
-
-    pub async fn sql(&self, q: &str) {
-        let mut c = sqlx::PgConnection::connect(&self.owner_url).await.unwrap();
-        sqlx::raw_sql(q).execute(&mut c).await.unwrap();
-    }
-
-    pub async fn scalar(&self, q: &str) -> i64 {
-        let mut c = sqlx::PgConnection::connect(&self.owner_url).await.unwrap();
-        sqlx::query_scalar(q).fetch_one(&mut c).await.unwrap()
     }
 }
 
