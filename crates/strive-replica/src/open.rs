@@ -178,7 +178,11 @@ impl Replica {
 
     /// The ids of `table` that start with `prefix` (at most 2: one means the prefix names a row
     /// unambiguously). Lets people type the first characters of an id.
-    pub fn ids_starting_with(&self, table: &str, prefix: &str) -> Result<Vec<String>, ReplicaError> {
+    pub fn ids_starting_with(
+        &self,
+        table: &str,
+        prefix: &str,
+    ) -> Result<Vec<String>, ReplicaError> {
         let key = crate::apply::key_of(table)
             .ok_or_else(|| ReplicaError::BadChange(format!("unknown table {table}")))?;
         let prefix = prefix.to_ascii_lowercase();

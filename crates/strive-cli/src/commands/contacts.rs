@@ -24,6 +24,10 @@ pub enum Contacts {
         #[command(flatten)]
         fields: Fields,
     },
+    /// Add every contact of a CSV file (header: name, email, phone, company, position, type,
+    /// status, notes, tags; only name is required). All rows are checked first: one bad row
+    /// adds nothing.
+    Import { file: std::path::PathBuf },
     /// Assign contacts to a member (by email, name or id).
     Assign {
         /// The member who takes the contacts.
@@ -218,6 +222,7 @@ pub fn run(ctx: &Ctx, c: Contacts) -> Result<()> {
             let m = Mutation::UpdateContact(Update { id, changes, base_seq: None });
             queue(ctx, &mut local, m, "Saved.")
         }
+        Contacts::Import { file } => super::import::contacts(ctx, &mut local, &file),
         Contacts::Assign { to, ids } => {
             let assignee = member(&local, &to)?;
             let contact_ids = ids

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 use strive_domain::{DeviceId, GlobalRole, OrgId, UserId};
+use strive_replica::account::{Account, Profile, Tokens};
 use strive_replica::{Keychain, Replica, Session};
 pub use strive_testkit::PASSWORD;
 
@@ -19,9 +20,11 @@ impl std::ops::Deref for TestServer {
 pub struct Device {
     pub user: UserId,
     pub device: DeviceId,
+    pub global: GlobalRole,
     pub token: String,
+    pub refresh_token: String,
     pub replica: Replica,
-    _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -43,6 +46,7 @@ impl TestServer {
             .await;
         assert_eq!(s, 200, "{session}");
         let token = session["access_token"].as_str().unwrap().to_string();
+        let refresh_token = session["refresh_token"].as_str().unwrap().to_string();
         let user: UserId = session["user_id"].as_str().unwrap().parse().unwrap();
         let (_, me) = self
             .call(reqwest::Method::GET, "/v1/me", Some(&token), Value::Null)
@@ -60,9 +64,11 @@ impl TestServer {
         Device {
             user,
             device,
+            global,
             token,
+            refresh_token,
             replica,
-            _dir: dir,
+            dir,
         }
     }
 }
@@ -84,5 +90,36 @@ impl Device {
         )
         .await
         .expect("sync succeeds")
+    }
+}
+
+impl Device {
+    /// The signed-in account of this device (as `strive login` records it), talking to `base`.
+    pub fn account(&self, base: &str, email: &str, org: OrgId) -> std::sync::Arc<Account> {
+        let profile = Profile {
+            server_url: base.to_string(),
+            email: email.to_string(),
+            user_id: self.user,
+            device_id: self.device,
+            device_name: format!("{email} laptop"),
+            global_role: self.global,
+            organizations: Vec::new(),
+            current_org: Some(org),
+        };
+        let tokens = Tokens {
+            access_token: self.token.clone(),
+            access_expires_at: chrono::Utc::now().timestamp() + 600,
+            refresh_token: self.refresh_token.clone(),
+        };
+        std::sync::Arc::new(
+            Account::create(
+                self.dir.path(),
+                profile,
+                &tokens,
+                PASSWORD,
+                Keychain::Disabled,
+            )
+            .unwrap(),
+        )
     }
 }
