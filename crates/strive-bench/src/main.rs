@@ -3,6 +3,7 @@
 
 mod dashboard;
 mod initial_sync;
+mod latency;
 mod setup;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,11 @@ enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         rows: i64,
     },
+    /// Write on device A to visible on device B through the sync tasks (SSE + pull + apply).
+    Latency {
+        #[arg(long, default_value_t = 1000)]
+        writes: usize,
+    },
     /// The client's apply step alone, on lines made in memory.
     ApplyOnly {
         #[arg(long, default_value_t = 100_000)]
@@ -61,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
             runs,
         } => dashboard::run(contacts, deals, runs).await,
         Command::InitialSync { rows } => initial_sync::run(rows).await,
+        Command::Latency { writes } => latency::run(writes).await,
         Command::ApplyOnly { rows } => initial_sync::apply_only(rows),
         Command::PullChild {
             base,

@@ -6,6 +6,7 @@ use crate::error::ReplicaError;
 use crate::open::Replica;
 use crate::schema;
 use rusqlite::types::Value as Sql;
+use rusqlite::TransactionBehavior;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -183,7 +184,9 @@ impl Replica {
     ) -> Result<Applied, ReplicaError> {
         let columns = columns_of(&self.conn)?;
         let have = self.last_seq()?;
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let shadowing: bool =
             tx.query_row("SELECT EXISTS (SELECT 1 FROM shadows)", [], |r| r.get(0))?;
         let mut out = Applied::default();
@@ -250,7 +253,9 @@ impl Replica {
     /// prepared statement in one transaction, no parsing. For benchmarks only.
     #[doc(hidden)]
     pub fn raw_insert_contacts(&mut self, n: i64) -> Result<(), ReplicaError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut stmt = tx.prepare(
                 "INSERT INTO contacts (id, organization_id, name, email, phone, company, contact_type,

@@ -6,6 +6,7 @@ use crate::apply::{columns_of, delete_row, read_row, upsert_row, Columns};
 use crate::error::ReplicaError;
 use crate::open::Replica;
 use chrono::{SecondsFormat, Utc};
+use rusqlite::TransactionBehavior;
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::{json, Map, Value};
 use strive_domain::mutations::{Changes, FieldValue, Mutation, ValidMutation};
@@ -54,7 +55,9 @@ fn state(tx: &rusqlite::Connection, key: &str) -> Result<Option<String>, rusqlit
 
 impl Replica {
     pub fn set_session(&mut self, s: Session) -> Result<(), ReplicaError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for (k, v) in [
             ("user_id", s.user.to_string()),
             ("device_id", s.device.to_string()),
@@ -133,7 +136,9 @@ impl Replica {
         let valid = m.validate().map_err(MutateError::Invalid)?.into_inner();
         let org = self.org().to_string();
         let columns = columns_of(&self.conn)?;
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let local = Local {
             tx: &tx,
             columns: &columns,

@@ -104,7 +104,9 @@ impl Replica {
         // A 64 MiB page cache: with SQLCipher every page that leaves the cache is encrypted and
         // every page that comes back decrypted, and the 2 MiB default thrashes on large syncs.
         // The sync task and the UI each hold a connection; a writer waits for the other's
-        // transaction (at most one apply batch) instead of failing.
+        // transaction (at most one apply batch) instead of failing. Every write transaction
+        // begins IMMEDIATE: a deferred one that read first could not wait for the other writer
+        // and would fail at once with SQLITE_BUSY.
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;

@@ -5,6 +5,7 @@ use crate::apply::Applied;
 use crate::error::{ReplicaError, SyncError};
 use crate::open::Replica;
 use futures_util::StreamExt;
+use rusqlite::TransactionBehavior;
 
 /// Lines per SQLite transaction: large enough to amortise the commit, small enough to bound memory.
 pub const APPLY_BATCH: usize = 10_000;
@@ -111,7 +112,9 @@ impl Replica {
     /// re-sync). Rows with unsettled local writes stay, their server versions unknown until the
     /// pull brings them again; the outbox is untouched, so no local work is lost.
     pub fn reset_for_full_resync(&mut self) -> Result<(), ReplicaError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for (table, key) in crate::apply::SYNCED {
             tx.execute(
                 &format!(

@@ -6,6 +6,7 @@ use crate::error::SyncError;
 use crate::open::Replica;
 use crate::pull::{self, PullStats};
 use rusqlite::params;
+use rusqlite::TransactionBehavior;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -102,7 +103,9 @@ impl Replica {
     }
 
     fn record_results(&mut self, results: &[PushResult]) -> Result<(u64, u64), ReplicaError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (mut applied, mut rejected) = (0, 0);
         for r in results {
             match r {
@@ -139,7 +142,9 @@ impl Replica {
     /// server version again (which by now includes applied changes and excludes rejected ones).
     pub fn release_settled(&mut self) -> Result<u64, ReplicaError> {
         let columns = columns_of(&self.conn)?;
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let settled: Vec<(i64, String)> = {
             let mut stmt = tx.prepare("SELECT client_seq, touched FROM outbox WHERE state <> 'pending' ORDER BY client_seq")?;
             let rows = stmt

@@ -2,6 +2,7 @@
 //! `PRAGMA user_version` records how many have been applied.
 
 use rusqlite::Connection;
+use rusqlite::TransactionBehavior;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/replica/0001_init.sql"),
@@ -12,7 +13,7 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let applied: usize =
         conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
