@@ -145,6 +145,9 @@ impl Account {
         keychain: Keychain,
     ) -> Result<Self, ReplicaError> {
         let profile = Self::read_profile(dir)?.ok_or(ReplicaError::SignedOut)?;
+        if !Self::is_signed_in(dir) {
+            return Err(ReplicaError::SignedOut);
+        }
         let name = keychain_name(profile.user_id);
         let key = match keychain.load(&name) {
             Some(k) => k,
