@@ -14,6 +14,7 @@ pub mod pull;
 pub mod push;
 mod schema;
 pub mod status;
+pub mod time;
 
 pub use error::ReplicaError;
 pub use keys::Keychain;

@@ -104,6 +104,7 @@ impl Replica {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;
              PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
         )?;
+        crate::time::register(&conn)?;
         schema::migrate(&mut conn)?;
         restrict(&path, 0o600)?;
         Ok(Replica { conn, org, path })
