@@ -12,6 +12,7 @@ pub mod mutate;
 pub mod open;
 pub mod pull;
 pub mod push;
+pub mod read;
 mod schema;
 pub mod status;
 pub mod time;

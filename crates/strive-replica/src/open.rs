@@ -105,6 +105,7 @@ impl Replica {
              PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
         )?;
         crate::time::register(&conn)?;
+        crate::read::register(&conn)?;
         schema::migrate(&mut conn)?;
         restrict(&path, 0o600)?;
         Ok(Replica { conn, org, path })

@@ -100,7 +100,12 @@ mod tests {
         let r = Replica::create(dir.path(), org, "pw", Keychain::Disabled).unwrap();
         r.conn
             .execute_batch(
-                "PRAGMA user_version = 2;
+                "DROP INDEX contacts_name; DROP INDEX contacts_updated;
+                 DROP INDEX contacts_follow_up_order; DROP INDEX deals_updated;
+                 DROP INDEX transaction_loops_created;
+                 CREATE INDEX contacts_follow_up ON contacts (next_follow_up_at)
+                   WHERE next_follow_up_at IS NOT NULL;
+                 PRAGMA user_version = 2;
                  INSERT INTO contacts (id, organization_id, name, contact_type, status,
                                        next_follow_up_at, created_at, updated_at)
                  VALUES ('c', 'o', 'n', 'CLIENT', 'ACTIVE', NULL,
