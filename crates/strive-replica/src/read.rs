@@ -279,7 +279,27 @@ fn contact_sql(q: &ContactQuery) -> ContactSql {
     }
 }
 
+/// A pull of at least this many changes re-measures the tables for SQLite's planner.
+const REMEASURE_AFTER: u64 = 10_000;
+
 impl Replica {
+    /// Re-measures the tables for SQLite's query planner (`ANALYZE`, about 1.5 ms per 1,000
+    /// rows) after a pull of `changes` rows, when that many may have changed the data's shape or
+    /// the replica was never measured. Without statistics SQLite takes any equality on an
+    /// indexed column as selective: "status = ACTIVE" then sorts a third of the contacts instead
+    /// of reading them in order (25 ms against 0.1 ms at 100,000 contacts).
+    pub(crate) fn remeasure(&self, changes: u64) -> Result<(), ReplicaError> {
+        let measured: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1')",
+            [],
+            |r| r.get(0),
+        )?;
+        if changes >= REMEASURE_AFTER || (changes > 0 && !measured) {
+            self.conn.execute_batch("ANALYZE")?;
+        }
+        Ok(())
+    }
+
     /// One page of contacts matching `q`, and how many match in all.
     pub fn contacts(&self, q: &ContactQuery) -> Result<Page<ContactRow>, ReplicaError> {
         let sql = contact_sql(q);
