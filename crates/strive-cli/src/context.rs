@@ -56,7 +56,8 @@ impl Ctx {
     }
 
     pub fn profile(&self) -> Result<Profile> {
-        let profile = Account::read_profile(&self.dir)?.filter(|_| Account::is_signed_in(&self.dir));
+        let profile =
+            Account::read_profile(&self.dir)?.filter(|_| Account::is_signed_in(&self.dir));
         profile.ok_or_else(|| anyhow!("not signed in on this device; run `strive login` first"))
     }
 

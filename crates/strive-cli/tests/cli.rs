@@ -8,7 +8,10 @@ use serde_json::{json, Value};
 
 async fn org_id(strive: &Strive) -> String {
     let orgs = strive.json(&["orgs"]).await;
-    orgs[0]["organization_id"].as_str().expect("an org").to_string()
+    orgs[0]["organization_id"]
+        .as_str()
+        .expect("an org")
+        .to_string()
 }
 
 #[tokio::test]
@@ -25,16 +28,39 @@ async fn walkthrough_offline_work_syncs_to_another_device() {
 
     // No server involved from here to the sync: the replica takes the writes.
     let added = ann
-        .json(&["contacts", "add", "--name", "Carol Client", "--email", "carol@example.com",
-                "--company", "Elm Holdings", "--follow-up", "2099-01-01T09:00:00Z"])
+        .json(&[
+            "contacts",
+            "add",
+            "--name",
+            "Carol Client",
+            "--email",
+            "carol@example.com",
+            "--company",
+            "Elm Holdings",
+            "--follow-up",
+            "2099-01-01T09:00:00Z",
+        ])
         .await;
     let carol = added["id"].as_str().unwrap().to_string();
-    ann.ok(&["contacts", "edit", &carol[..8], "--phone", "+1 555 0100"]).await;
-    ann.ok(&["loops", "create", "--address", "12 Elm Street", "--type", "LISTING_AGREEMENT",
-             "--price", "450,000"]).await;
+    ann.ok(&["contacts", "edit", &carol[..8], "--phone", "+1 555 0100"])
+        .await;
+    ann.ok(&[
+        "loops",
+        "create",
+        "--address",
+        "12 Elm Street",
+        "--type",
+        "LISTING_AGREEMENT",
+        "--price",
+        "450,000",
+    ])
+    .await;
     let loops = ann.json(&["loops", "list"]).await;
     assert_eq!(loops["total"], 1);
-    assert_eq!(loops["items"][0]["task_count"], 4, "the four standard tasks, offline");
+    assert_eq!(
+        loops["items"][0]["task_count"], 4,
+        "the four standard tasks, offline"
+    );
     let status = ann.json(&["status", "--offline"]).await;
     assert_eq!(status["sync"]["pending"], 3);
 
@@ -43,7 +69,11 @@ async fn walkthrough_offline_work_syncs_to_another_device() {
     assert_eq!(ann.json(&["status"]).await["sync"]["pending"], 0);
     assert_eq!(ann.json(&["status"]).await["online"], true);
     assert_eq!(
-        server.scalar(&format!("SELECT count(*) FROM transaction_tasks WHERE organization_id = '{org}'")).await,
+        server
+            .scalar(&format!(
+                "SELECT count(*) FROM transaction_tasks WHERE organization_id = '{org}'"
+            ))
+            .await,
         4
     );
     assert_eq!(
@@ -54,15 +84,24 @@ async fn walkthrough_offline_work_syncs_to_another_device() {
     // The dashboard from the replica is the server's.
     let token = server.token("ann@example.com").await;
     let (s, remote) = server
-        .call(reqwest::Method::GET, &format!("/v1/orgs/{org}/dashboard"), Some(&token), Value::Null)
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/orgs/{org}/dashboard"),
+            Some(&token),
+            Value::Null,
+        )
         .await;
     assert_eq!(s, 200);
     assert_eq!(ann.json(&["dashboard"]).await, remote);
 
     // Bob joins and sees Ann's work.
     let (s, _) = server
-        .call(reqwest::Method::POST, &format!("/v1/orgs/{org}/members"), Some(&token),
-              json!({"email": "bob@example.com", "role": "MEMBER"}))
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/orgs/{org}/members"),
+            Some(&token),
+            json!({"email": "bob@example.com", "role": "MEMBER"}),
+        )
         .await;
     assert_eq!(s, 201);
     let bob = Strive::new(&server);
@@ -72,7 +111,10 @@ async fn walkthrough_offline_work_syncs_to_another_device() {
     assert_eq!(list["total"], 1);
     assert_eq!(list["items"][0]["phone"], "+1 555 0100");
     let listed = bob.ok(&["contacts", "list"]).await;
-    assert!(listed.contains("Carol Client") && listed.contains("1 of 1 contact(s)"), "{listed}");
+    assert!(
+        listed.contains("Carol Client") && listed.contains("1 of 1 contact(s)"),
+        "{listed}"
+    );
 
     // Bob marks the first task done; Ann sees the progress.
     let loop_id = loops["items"][0]["id"].as_str().unwrap().to_string();
@@ -86,10 +128,13 @@ async fn walkthrough_offline_work_syncs_to_another_device() {
     assert_eq!(loops["items"][0]["progress"], 25);
 
     // Ann assigns Carol to Bob.
-    ann.ok(&["contacts", "assign", "--to", "bob@example.com", &carol]).await;
+    ann.ok(&["contacts", "assign", "--to", "bob@example.com", &carol])
+        .await;
     ann.ok(&["sync"]).await;
     bob.ok(&["sync"]).await;
-    let mine = bob.json(&["contacts", "list", "--assignee", "bob@example.com"]).await;
+    let mine = bob
+        .json(&["contacts", "list", "--assignee", "bob@example.com"])
+        .await;
     assert_eq!(mine["total"], 1);
 }
 
@@ -104,8 +149,12 @@ async fn an_unreachable_server_keeps_changes_queued_and_a_refusal_is_undone_and_
     let org = org_id(&ann).await;
     let token = server.token("ann@example.com").await;
     server
-        .call(reqwest::Method::POST, &format!("/v1/orgs/{org}/members"), Some(&token),
-              json!({"email": "vic@example.com", "role": "MEMBER"}))
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/orgs/{org}/members"),
+            Some(&token),
+            json!({"email": "vic@example.com", "role": "MEMBER"}),
+        )
         .await;
     let vic = Strive::new(&server);
     vic.ok(&["login", "--email", "vic@example.com"]).await;
@@ -127,31 +176,69 @@ async fn an_unreachable_server_keeps_changes_queued_and_a_refusal_is_undone_and_
     assert_eq!(vic.json(&["status"]).await["online"], false);
     std::fs::write(&profile_path, &profile).unwrap();
     vic.ok(&["sync"]).await;
-    assert_eq!(server.scalar("SELECT count(*) FROM contacts WHERE name = 'Offline Olga'").await, 1);
+    assert_eq!(
+        server
+            .scalar("SELECT count(*) FROM contacts WHERE name = 'Offline Olga'")
+            .await,
+        1
+    );
 
     // Vic becomes a VIEWER; his device does not know yet and lets him add a contact.
     let (s, b) = server
-        .call(reqwest::Method::GET, &format!("/v1/orgs/{org}/members"), Some(&token), Value::Null)
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/orgs/{org}/members"),
+            Some(&token),
+            Value::Null,
+        )
         .await;
     assert_eq!(s, 200, "{b}");
-    let vic_user = b.as_array().unwrap().iter()
-        .find(|m| m["email"] == "vic@example.com").unwrap()["user_id"].as_str().unwrap().to_string();
+    let vic_user = b
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "vic@example.com")
+        .unwrap()["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (s, b) = server
-        .call(reqwest::Method::PATCH, &format!("/v1/orgs/{org}/members/{vic_user}"), Some(&token),
-              json!({"role": "VIEWER"}))
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/v1/orgs/{org}/members/{vic_user}"),
+            Some(&token),
+            json!({"role": "VIEWER"}),
+        )
         .await;
     assert_eq!(s, 200, "{b}");
     vic.ok(&["contacts", "add", "--name", "Never Saved"]).await;
-    assert_eq!(vic.json(&["contacts", "list", "--search", "never"]).await["total"], 1);
+    assert_eq!(
+        vic.json(&["contacts", "list", "--search", "never"]).await["total"],
+        1
+    );
     let out = vic.ok(&["sync"]).await;
     assert!(out.contains("(1 refused)"), "{out}");
-    assert_eq!(vic.json(&["contacts", "list", "--search", "never"]).await["total"], 0, "undone");
-    assert_eq!(server.scalar("SELECT count(*) FROM contacts WHERE name = 'Never Saved'").await, 0);
+    assert_eq!(
+        vic.json(&["contacts", "list", "--search", "never"]).await["total"],
+        0,
+        "undone"
+    );
+    assert_eq!(
+        server
+            .scalar("SELECT count(*) FROM contacts WHERE name = 'Never Saved'")
+            .await,
+        0
+    );
     let status = vic.ok(&["status"]).await;
     assert!(status.contains("Refused       1"), "{status}");
-    assert!(status.contains("createContact") && status.contains("VIEWER"), "{status}");
+    assert!(
+        status.contains("createContact") && status.contains("VIEWER"),
+        "{status}"
+    );
     // Now the device knows: the next attempt is refused at once, with the reason.
-    let out = vic.run(&["contacts", "add", "--name", "Also Refused"]).await;
+    let out = vic
+        .run(&["contacts", "add", "--name", "Also Refused"])
+        .await;
     let (_, err) = text(&out);
     assert!(!out.status.success());
     assert!(err.contains("VIEWER"), "{err}");
@@ -165,13 +252,29 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     assert!(!out.status.success());
     assert!(text(&out).1.contains("not signed in"), "{:?}", text(&out));
 
-    let out = ann.run(&["login", "--email", "ann@example.com", "--server", "http://example.com"]).await;
-    assert!(text(&out).1.contains("plain http is only allowed to this machine"), "{:?}", text(&out));
+    let out = ann
+        .run(&[
+            "login",
+            "--email",
+            "ann@example.com",
+            "--server",
+            "http://example.com",
+        ])
+        .await;
+    assert!(
+        text(&out)
+            .1
+            .contains("plain http is only allowed to this machine"),
+        "{:?}",
+        text(&out)
+    );
 
     server.signup("ann@example.com").await;
     let mut wrong = ann.command(&["login", "--email", "ann@example.com"]);
     wrong.env("STRIVE_PASSWORD", "not the password");
-    let out = tokio::task::spawn_blocking(move || wrong.output().unwrap()).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || wrong.output().unwrap())
+        .await
+        .unwrap();
     assert!(!out.status.success());
     assert!(text(&out).1.contains("401"), "{:?}", text(&out));
 
@@ -180,7 +283,16 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     for args in [
         vec!["contacts", "add", "--name", "X", "--email", "not-an-email"],
         vec!["contacts", "edit", "0000", "--name", "Nobody"],
-        vec!["loops", "create", "--address", "1 Main", "--type", "LISTING_AGREEMENT", "--price", "12.345"],
+        vec![
+            "loops",
+            "create",
+            "--address",
+            "1 Main",
+            "--type",
+            "LISTING_AGREEMENT",
+            "--price",
+            "12.345",
+        ],
         vec!["contacts", "add", "--name", "Y", "--follow-up", "tomorrow"],
     ] {
         let out = ann.run(&args).await;
@@ -190,10 +302,25 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         assert!(!err.contains("panicked"), "{err}");
     }
     let csv = ann.home.path().join("contacts.csv");
-    std::fs::write(&csv, "name,email\nGood Row,good@example.com\n,missing@example.com\nBad Mail,nope\n").unwrap();
-    let out = ann.run(&["contacts", "import", csv.to_str().unwrap()]).await;
+    std::fs::write(
+        &csv,
+        "name,email\nGood Row,good@example.com\n,missing@example.com\nBad Mail,nope\n",
+    )
+    .unwrap();
+    let out = ann
+        .run(&["contacts", "import", csv.to_str().unwrap()])
+        .await;
     let (_, err) = text(&out);
-    assert!(err.contains("nothing imported: 2 row(s)") && err.contains("line 3") && err.contains("line 4"), "{err}");
-    assert_eq!(ann.json(&["status", "--offline"]).await["sync"]["pending"], 0, "nothing queued");
+    assert!(
+        err.contains("nothing imported: 2 row(s)")
+            && err.contains("line 3")
+            && err.contains("line 4"),
+        "{err}"
+    );
+    assert_eq!(
+        ann.json(&["status", "--offline"]).await["sync"]["pending"],
+        0,
+        "nothing queued"
+    );
     assert_eq!(ann.json(&["contacts", "list"]).await["total"], 0);
 }

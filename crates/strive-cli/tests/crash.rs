@@ -12,7 +12,8 @@ async fn kill_during(strive: &Strive, reached: impl AsyncFn() -> bool) -> bool {
     let mut child = strive.command(&["sync"]).spawn().expect("strive starts");
     let started = Instant::now();
     while !reached().await {
-        if child.try_wait().expect("wait").is_some() || started.elapsed() > Duration::from_secs(60) {
+        if child.try_wait().expect("wait").is_some() || started.elapsed() > Duration::from_secs(60)
+        {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -36,7 +37,10 @@ async fn killed_mid_push_resumes_without_loss_or_duplicates() {
     let csv = ann.home.path().join("contacts.csv");
     let mut body = String::from("name,email,company\n");
     for i in 0..n {
-        body.push_str(&format!("Contact {i},c{i}@example.com,Company {}\n", i % 37));
+        body.push_str(&format!(
+            "Contact {i},c{i}@example.com,Company {}\n",
+            i % 37
+        ));
     }
     std::fs::write(&csv, body).unwrap();
     ann.ok(&["contacts", "import", csv.to_str().unwrap()]).await;
@@ -57,7 +61,9 @@ async fn killed_mid_push_resumes_without_loss_or_duplicates() {
     ann.ok(&["sync"]).await;
     assert_eq!(server.scalar("SELECT count(*) FROM contacts").await, n);
     assert_eq!(
-        server.scalar("SELECT count(DISTINCT email) FROM contacts").await,
+        server
+            .scalar("SELECT count(DISTINCT email) FROM contacts")
+            .await,
         n,
         "each contact once"
     );
@@ -68,8 +74,15 @@ async fn killed_mid_push_resumes_without_loss_or_duplicates() {
     );
     let status = ann.json(&["status"]).await;
     assert_eq!(status["sync"]["pending"], 0);
-    assert_eq!(status["rejections"].as_array().unwrap().len(), 0, "{status}");
-    assert_eq!(ann.json(&["contacts", "list", "--limit", "1"]).await["total"], n);
+    assert_eq!(
+        status["rejections"].as_array().unwrap().len(),
+        0,
+        "{status}"
+    );
+    assert_eq!(
+        ann.json(&["contacts", "list", "--limit", "1"]).await["total"],
+        n
+    );
 }
 
 #[tokio::test]
@@ -79,7 +92,10 @@ async fn killed_mid_pull_resumes_to_the_same_copy() {
     let ann = Strive::new(&server);
     ann.ok(&["login", "--email", "ann@example.com"]).await;
     ann.ok(&["orgs", "create", "Acme Realty"]).await;
-    let org = ann.json(&["orgs"]).await[0]["organization_id"].as_str().unwrap().to_string();
+    let org = ann.json(&["orgs"]).await[0]["organization_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Written outside the service: 60,000 contacts, which reach the device through the feed.
     server
         .sql(&format!(
@@ -104,9 +120,17 @@ async fn killed_mid_pull_resumes_to_the_same_copy() {
     ann.ok(&["sync"]).await;
     let status = ann.json(&["status", "--offline"]).await;
     let server_last = server
-        .scalar(&format!("SELECT last_seq FROM sync_counters WHERE organization_id = '{org}'"))
+        .scalar(&format!(
+            "SELECT last_seq FROM sync_counters WHERE organization_id = '{org}'"
+        ))
         .await;
     assert_eq!(status["sync"]["last_seq"], server_last);
-    assert_eq!(ann.json(&["contacts", "list", "--limit", "1"]).await["total"], 60_000);
-    assert_eq!(ann.json(&["contacts", "list", "--search", "b59999@"]).await["total"], 1);
+    assert_eq!(
+        ann.json(&["contacts", "list", "--limit", "1"]).await["total"],
+        60_000
+    );
+    assert_eq!(
+        ann.json(&["contacts", "list", "--search", "b59999@"]).await["total"],
+        1
+    );
 }

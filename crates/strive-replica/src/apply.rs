@@ -5,6 +5,7 @@
 use crate::error::ReplicaError;
 use crate::open::Replica;
 use crate::schema;
+use crate::time;
 use rusqlite::types::Value as Sql;
 use rusqlite::TransactionBehavior;
 use serde::Deserialize;
@@ -99,7 +100,8 @@ pub(crate) fn columns_of(conn: &rusqlite::Connection) -> Result<Columns, Replica
     Ok(columns)
 }
 
-/// `INSERT OR REPLACE` of one row given as a JSON object (absent columns become NULL).
+/// `INSERT OR REPLACE` of one row given as a JSON object (absent columns become NULL; instants
+/// are stored in [`time`]'s canonical form).
 pub(crate) fn upsert_row(
     tx: &rusqlite::Transaction<'_>,
     columns: &Columns,
@@ -109,7 +111,15 @@ pub(crate) fn upsert_row(
     let Some((cols, sql)) = columns.get(table) else {
         return Err(ReplicaError::BadChange(format!("unknown table {table}")));
     };
-    let values = cols.iter().map(|c| to_sql(row.get(c)));
+    let values = cols.iter().map(|c| {
+        let v = row.get(c);
+        match v {
+            Some(Value::String(t)) if time::is_time_column(c) => {
+                time::normalize(t).map_or_else(|| to_sql(v), Sql::Text)
+            }
+            _ => to_sql(v),
+        }
+    });
     tx.prepare_cached(sql)?
         .execute(rusqlite::params_from_iter(values))?;
     Ok(())
@@ -261,7 +271,8 @@ impl Replica {
                 "INSERT INTO contacts (id, organization_id, name, email, phone, company, contact_type,
                                        status, notes, tags, created_by, created_at, updated_at)
                  VALUES (?1, 'o', ?2, ?3, ?4, ?5, 'PROSPECT', 'ACTIVE', ?6, '[\"lead\",\"2026\"]', 'u',
-                         '2026-11-25T00:00:00Z', '2026-11-25T00:00:00Z')",
+                         '2026-11-25T00:00:00.000000Z',
+                         '2026-11-25T00:00:00.000000Z')",
             )?;
             for g in 0..n {
                 stmt.execute(rusqlite::params![

@@ -15,8 +15,10 @@ pub mod mutate;
 pub mod open;
 pub mod pull;
 pub mod push;
+pub mod read;
 mod schema;
 pub mod status;
+pub mod time;
 
 pub use error::{ReplicaError, SyncError};
 pub use keys::Keychain;

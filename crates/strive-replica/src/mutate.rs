@@ -5,7 +5,7 @@
 use crate::apply::{columns_of, delete_row, read_row, upsert_row, Columns};
 use crate::error::ReplicaError;
 use crate::open::Replica;
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use rusqlite::TransactionBehavior;
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::{json, Map, Value};
@@ -43,7 +43,7 @@ pub struct Session {
 }
 
 fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
+    crate::time::canonical(Utc::now())
 }
 
 fn state(tx: &rusqlite::Connection, key: &str) -> Result<Option<String>, rusqlite::Error> {

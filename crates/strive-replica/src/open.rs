@@ -112,6 +112,8 @@ impl Replica {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;
              PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
         )?;
+        crate::time::register(&conn)?;
+        crate::read::register(&conn)?;
         schema::migrate(&mut conn)?;
         restrict(&path, 0o600)?;
         Ok(Replica {

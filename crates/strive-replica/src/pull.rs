@@ -88,6 +88,7 @@ pub async fn pull_all(
         stats.last_seq = replica.last_seq()?;
         stats.full_resync_requested |= end.full_resync;
         if !end.more {
+            replica.remeasure(stats.upserts + stats.deletes)?;
             return Ok(stats);
         }
     }

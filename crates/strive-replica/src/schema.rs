@@ -1,5 +1,6 @@
 //! Replica migrations, embedded at build time and applied in order when a replica opens.
-//! `PRAGMA user_version` records how many have been applied.
+//! `PRAGMA user_version` records how many have been applied. Migrations may call the SQL
+//! functions the connection registers first (`strive_time`, see [`crate::time`]).
 
 use rusqlite::Connection;
 use rusqlite::TransactionBehavior;
@@ -7,6 +8,8 @@ use rusqlite::TransactionBehavior;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/replica/0001_init.sql"),
     include_str!("../../../migrations/replica/0002_versions_and_conflicts.sql"),
+    include_str!("../../../migrations/replica/0003_canonical_instants.sql"),
+    include_str!("../../../migrations/replica/0004_read_indexes.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -33,7 +33,10 @@ impl TestServer {
             .await
             .expect("create database");
         let admin = db.admin_url();
-        let owner_url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap_or(admin.len())]);
+        let owner_url = format!(
+            "{}/{name}",
+            &admin[..admin.rfind('/').unwrap_or(admin.len())]
+        );
         let data = tempfile::tempdir().expect("temp dir");
         let s = Server::build(
             Config::new(

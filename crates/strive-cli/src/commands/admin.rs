@@ -32,15 +32,30 @@ pub async fn devices(ctx: &Ctx) -> Result<()> {
                 short(d.device_id),
                 d.name.clone(),
                 d.user_name.clone(),
-                opt(d.last_pull_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string())),
+                opt(d
+                    .last_pull_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())),
                 d.behind.to_string(),
                 d.pending_count.to_string(),
-                if d.full_resync_requested { "full re-sync asked" } else { "" }.into(),
+                if d.full_resync_requested {
+                    "full re-sync asked"
+                } else {
+                    ""
+                }
+                .into(),
             ]
         })
         .collect();
     output::table(
-        &["DEVICE", "NAME", "USER", "LAST SYNC", "BEHIND", "PENDING", ""],
+        &[
+            "DEVICE",
+            "NAME",
+            "USER",
+            "LAST SYNC",
+            "BEHIND",
+            "PENDING",
+            "",
+        ],
         &rows,
     );
     Ok(())
@@ -51,13 +66,24 @@ pub async fn sync_all(ctx: &Ctx, a: SyncAll) -> Result<()> {
     let org = ctx.current_org(&account.profile)?;
     let auth = ctx.auth(account)?;
     let token = auth.token().await?;
-    auth.api().request_sync(&token, org, a.device, a.full).await?;
+    auth.api()
+        .request_sync(&token, org, a.device, a.full)
+        .await?;
     if !ctx.json {
-        let whom = a.device.map(|d| format!("device {}", short(d))).unwrap_or_else(|| "every online device".into());
-        let what = if a.full { "start over with a full re-sync" } else { "sync now" };
+        let whom = a
+            .device
+            .map(|d| format!("device {}", short(d)))
+            .unwrap_or_else(|| "every online device".into());
+        let what = if a.full {
+            "start over with a full re-sync"
+        } else {
+            "sync now"
+        };
         println!("Asked {whom} to {what}.");
     } else {
-        output::json(&serde_json::json!({ "requested": true, "full": a.full, "device": a.device }))?;
+        output::json(
+            &serde_json::json!({ "requested": true, "full": a.full, "device": a.device }),
+        )?;
     }
     Ok(())
 }

@@ -117,7 +117,14 @@ pub async fn logout(ctx: &Ctx, a: Logout) -> Result<()> {
         .map_err(|_| anyhow::anyhow!("the account is still in use"))?;
     account.forget(a.forget_data)?;
     if !ctx.json {
-        println!("Signed out on this device{}.", if ended { "" } else { " (the server was not reachable; the session ends when it expires)" });
+        println!(
+            "Signed out on this device{}.",
+            if ended {
+                ""
+            } else {
+                " (the server was not reachable; the session ends when it expires)"
+            }
+        );
         if a.forget_data {
             println!("Local copies deleted.");
         }

@@ -90,9 +90,8 @@ pub struct Fields {
 }
 
 fn parse_sort(s: &str) -> Result<ContactSort, String> {
-    serde_json::from_value(json!(s)).map_err(|_| {
-        "expected one of name, created_at, updated_at, next_follow_up_at".to_string()
-    })
+    serde_json::from_value(json!(s))
+        .map_err(|_| "expected one of name, created_at, updated_at, next_follow_up_at".to_string())
 }
 
 /// `Some("")` clears an optional field, `Some(v)` sets it, `None` leaves it.
@@ -106,7 +105,9 @@ fn follow_up(v: Option<String>) -> Result<Option<Option<chrono::DateTime<chrono:
             v.map(|s| {
                 chrono::DateTime::parse_from_rfc3339(&s)
                     .map(|d| d.with_timezone(&chrono::Utc))
-                    .map_err(|e| anyhow!("--follow-up {s}: {e} (expected e.g. 2026-12-01T09:00:00Z)"))
+                    .map_err(|e| {
+                        anyhow!("--follow-up {s}: {e} (expected e.g. 2026-12-01T09:00:00Z)")
+                    })
             })
             .transpose()
         })
@@ -159,7 +160,10 @@ pub fn run(ctx: &Ctx, c: Contacts) -> Result<()> {
         Contacts::List(l) => list(ctx, &local, l),
         Contacts::Show { id } => {
             let id: ContactId = resolve(&local, "contacts", "contact", &id)?.parse()?;
-            let c = local.replica.contact(id)?.ok_or_else(|| anyhow!("contact not found"))?;
+            let c = local
+                .replica
+                .contact(id)?
+                .ok_or_else(|| anyhow!("contact not found"))?;
             if ctx.json {
                 return output::json(&c);
             }
@@ -186,7 +190,10 @@ pub fn run(ctx: &Ctx, c: Contacts) -> Result<()> {
             let id = ContactId::new();
             let m = Mutation::CreateContact(CreateContact {
                 id: Some(id),
-                name: f.name.clone().ok_or_else(|| anyhow!("--name is required"))?,
+                name: f
+                    .name
+                    .clone()
+                    .ok_or_else(|| anyhow!("--name is required"))?,
                 email: f.email,
                 phone: f.phone,
                 company: f.company,
@@ -198,7 +205,12 @@ pub fn run(ctx: &Ctx, c: Contacts) -> Result<()> {
                 next_follow_up_at: follow_up(f.follow_up)?.flatten(),
                 ..Default::default()
             });
-            queue(ctx, &mut local, m, &format!("Added {} ({}).", f.name.unwrap_or_default(), short(id)))?;
+            queue(
+                ctx,
+                &mut local,
+                m,
+                &format!("Added {} ({}).", f.name.unwrap_or_default(), short(id)),
+            )?;
             if ctx.json {
                 output::json(&json!({ "id": id }))?;
             }
@@ -219,7 +231,11 @@ pub fn run(ctx: &Ctx, c: Contacts) -> Result<()> {
                 next_follow_up_at: follow_up(f.follow_up)?,
                 ..Default::default()
             };
-            let m = Mutation::UpdateContact(Update { id, changes, base_seq: None });
+            let m = Mutation::UpdateContact(Update {
+                id,
+                changes,
+                base_seq: None,
+            });
             queue(ctx, &mut local, m, "Saved.")
         }
         Contacts::Import { file } => super::import::contacts(ctx, &mut local, &file),
@@ -234,13 +250,22 @@ pub fn run(ctx: &Ctx, c: Contacts) -> Result<()> {
                 contact_ids,
                 assigned_to_id: assignee,
             });
-            queue(ctx, &mut local, m, &format!("Assigned {n} contact(s) to {to}."))
+            queue(
+                ctx,
+                &mut local,
+                m,
+                &format!("Assigned {n} contact(s) to {to}."),
+            )
         }
     }
 }
 
 fn list(ctx: &Ctx, local: &Local, l: List) -> Result<()> {
-    let assigned_to = l.assignee.as_deref().map(|a| member(local, a)).transpose()?;
+    let assigned_to = l
+        .assignee
+        .as_deref()
+        .map(|a| member(local, a))
+        .transpose()?;
     let q = ContactQuery {
         search: l.search,
         status: l.status,
@@ -270,7 +295,10 @@ fn list(ctx: &Ctx, local: &Local, l: List) -> Result<()> {
             ]
         })
         .collect();
-    output::table(&["ID", "NAME", "EMAIL", "COMPANY", "STATUS", "ASSIGNED TO"], &rows);
+    output::table(
+        &["ID", "NAME", "EMAIL", "COMPANY", "STATUS", "ASSIGNED TO"],
+        &rows,
+    );
     println!("{} of {} contact(s)", page.items.len(), page.total);
     Ok(())
 }

@@ -23,7 +23,10 @@ pub fn dashboard(ctx: &Ctx) -> Result<()> {
     if ctx.json {
         return output::json(&d);
     }
-    println!("Contacts        {} ({} new this week)", d.total_contacts, d.contacts_created_last_7_days);
+    println!(
+        "Contacts        {} ({} new this week)",
+        d.total_contacts, d.contacts_created_last_7_days
+    );
     for s in &d.contacts_by_status {
         println!("  {:<14} {}", s.status.to_string(), s.count);
     }
@@ -31,7 +34,9 @@ pub fn dashboard(ctx: &Ctx) -> Result<()> {
         "Deals           {} worth {} (average {})",
         d.deal_count,
         dollars(d.deal_value_sum_cents),
-        d.deal_value_avg_cents.map(dollars).unwrap_or_else(|| "-".into())
+        d.deal_value_avg_cents
+            .map(dollars)
+            .unwrap_or_else(|| "-".into())
     );
     println!("Next follow-ups");
     if d.upcoming_follow_ups.is_empty() {
@@ -49,7 +54,11 @@ pub fn dashboard(ctx: &Ctx) -> Result<()> {
 }
 
 fn describe(a: &ActivityItem) -> String {
-    let who = if a.user_name.is_empty() { "someone" } else { &a.user_name };
+    let who = if a.user_name.is_empty() {
+        "someone"
+    } else {
+        &a.user_name
+    };
     let what = a.action.replace('_', " ");
     let label = ["name", "title", "property_address"]
         .iter()

@@ -87,12 +87,21 @@ pub fn contacts(ctx: &Ctx, local: &mut Local, file: &Path) -> Result<()> {
         }
     }
     if !problems.is_empty() {
-        let shown = problems.iter().take(20).cloned().collect::<Vec<_>>().join("\n  ");
+        let shown = problems
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n  ");
         let more = problems.len().saturating_sub(20);
         bail!(
             "nothing imported: {} row(s) need fixing:\n  {shown}{}",
             problems.len(),
-            if more > 0 { format!("\n  … and {more} more") } else { String::new() }
+            if more > 0 {
+                format!("\n  … and {more} more")
+            } else {
+                String::new()
+            }
         );
     }
     let bar = ProgressBar::new(mutations.len() as u64);

@@ -58,7 +58,11 @@ fn cents(price: &str) -> Result<i64> {
         return Err(bad());
     }
     let whole: i64 = whole.parse().map_err(|_| bad())?;
-    let frac: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().map_err(|_| bad())? };
+    let frac: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<2}").parse().map_err(|_| bad())?
+    };
     whole
         .checked_mul(100)
         .and_then(|c| c.checked_add(frac))
@@ -69,7 +73,11 @@ pub fn run(ctx: &Ctx, c: Loops) -> Result<()> {
     let mut local = ctx.local()?;
     match c {
         Loops::List { status, limit } => {
-            let page = local.replica.loops(&LoopQuery { status, limit, offset: 0 })?;
+            let page = local.replica.loops(&LoopQuery {
+                status,
+                limit,
+                offset: 0,
+            })?;
             if ctx.json {
                 return output::json(&page);
             }
@@ -101,7 +109,10 @@ pub fn run(ctx: &Ctx, c: Loops) -> Result<()> {
                 return output::json(&l);
             }
             let t = &l.transaction_loop;
-            println!("{} ({}, {})", t.property_address, t.transaction_type, t.status);
+            println!(
+                "{} ({}, {})",
+                t.property_address, t.transaction_type, t.status
+            );
             println!(
                 "Price {}; closing {}; {}% done",
                 dollars(t.listing_price_cents),
@@ -109,12 +120,26 @@ pub fn run(ctx: &Ctx, c: Loops) -> Result<()> {
                 t.progress
             );
             for task in &l.tasks {
-                let mark = if task.status == TaskStatus::Done { "x" } else { " " };
-                println!("  [{mark}] {}  {} ({})", short(task.id), task.title, task.category);
+                let mark = if task.status == TaskStatus::Done {
+                    "x"
+                } else {
+                    " "
+                };
+                println!(
+                    "  [{mark}] {}  {} ({})",
+                    short(task.id),
+                    task.title,
+                    task.category
+                );
             }
             Ok(())
         }
-        Loops::Create { address, transaction_type, price, closing } => {
+        Loops::Create {
+            address,
+            transaction_type,
+            price,
+            closing,
+        } => {
             let id = LoopId::new();
             let m = Mutation::CreateLoop(CreateLoop {
                 id: Some(id),
@@ -123,7 +148,15 @@ pub fn run(ctx: &Ctx, c: Loops) -> Result<()> {
                 listing_price_cents: cents(&price)?,
                 expected_closing: closing,
             });
-            queue(ctx, &mut local, m, &format!("Opened {address} ({}) with its 4 standard tasks.", short(id)))?;
+            queue(
+                ctx,
+                &mut local,
+                m,
+                &format!(
+                    "Opened {address} ({}) with its 4 standard tasks.",
+                    short(id)
+                ),
+            )?;
             if ctx.json {
                 output::json(&json!({ "id": id }))?;
             }
@@ -131,7 +164,12 @@ pub fn run(ctx: &Ctx, c: Loops) -> Result<()> {
         }
         Loops::Task(TaskCommand::Done { id }) => {
             let id: TaskId = resolve(&local, "transaction_tasks", "task", &id)?.parse()?;
-            queue(ctx, &mut local, Mutation::CompleteTask(Delete { id }), "Done.")
+            queue(
+                ctx,
+                &mut local,
+                Mutation::CompleteTask(Delete { id }),
+                "Done.",
+            )
         }
     }
 }

@@ -95,7 +95,12 @@ pub fn use_org(ctx: &Ctx, a: Use) -> Result<()> {
     let mut profile = ctx.profile()?;
     let m = profile
         .find_org(&a.org)
-        .ok_or_else(|| anyhow!("you are not a member of \"{}\"; `strive orgs` lists yours", a.org))?
+        .ok_or_else(|| {
+            anyhow!(
+                "you are not a member of \"{}\"; `strive orgs` lists yours",
+                a.org
+            )
+        })?
         .clone();
     let account = ctx.account()?;
     ctx.open_replica(m.organization_id, Some(&account))?;

@@ -145,7 +145,10 @@ pub async fn status(ctx: &Ctx, a: Status) -> Result<()> {
     if let Some(m) = org {
         println!("Organization  {} ({}, {})", m.name, m.role, m.tier);
     }
-    println!("Pending       {} local change(s) waiting to be sent", status.pending);
+    println!(
+        "Pending       {} local change(s) waiting to be sent",
+        status.pending
+    );
     println!(
         "Last sync     {} (up to change #{})",
         output::opt(status.last_sync_at.as_deref()),
@@ -165,7 +168,10 @@ pub async fn status(ctx: &Ctx, a: Status) -> Result<()> {
     }
     println!("Refused       {}", rejections.len());
     for r in &rejections {
-        println!("  {} (#{}): {} [{}]", r.mutation, r.client_seq, r.message, r.code);
+        println!(
+            "  {} (#{}): {} [{}]",
+            r.mutation, r.client_seq, r.message, r.code
+        );
     }
     Ok(())
 }

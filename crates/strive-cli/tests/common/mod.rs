@@ -44,7 +44,10 @@ impl Strive {
     pub async fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args).await;
         let (stdout, stderr) = text(&out);
-        assert!(out.status.success(), "strive {args:?} failed:\n{stdout}\n{stderr}");
+        assert!(
+            out.status.success(),
+            "strive {args:?} failed:\n{stdout}\n{stderr}"
+        );
         stdout
     }
 
