@@ -21,16 +21,36 @@ use std::path::PathBuf;
 )]
 struct Cli {
     /// Print JSON instead of tables (for scripts).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     json: bool,
     /// Where this device keeps its account and encrypted replicas.
-    #[arg(long, global = true, env = "STRIVE_HOME", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "STRIVE_HOME",
+        value_name = "DIR",
+        help_heading = "Global options"
+    )]
     data_dir: Option<PathBuf>,
     /// Never use the OS keychain; the password unlocks everything (headless machines).
-    #[arg(long, global = true, env = "STRIVE_NO_KEYCHAIN")]
+    #[arg(
+        long,
+        global = true,
+        env = "STRIVE_NO_KEYCHAIN",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = clap::ArgAction::SetTrue,
+        help_heading = "Global options"
+    )]
     no_keychain: bool,
     /// Allow plain http:// to a server that is not on this machine.
-    #[arg(long, global = true, env = "STRIVE_ALLOW_INSECURE")]
+    #[arg(
+        long,
+        global = true,
+        env = "STRIVE_ALLOW_INSECURE",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = clap::ArgAction::SetTrue,
+        help_heading = "Global options"
+    )]
     allow_insecure: bool,
     #[command(subcommand)]
     command: Command,

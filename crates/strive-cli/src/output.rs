@@ -43,13 +43,31 @@ pub fn dollars(cents: i64) -> String {
     format!("{sign}${grouped}.{:02}", cents.abs() % 100)
 }
 
-/// The first 8 characters of an id: enough to name it in other commands.
+/// The last 8 characters of an id: enough to name it in other commands (UUIDv7s begin with
+/// their creation time, so their beginnings look alike).
 pub fn short(id: impl ToString) -> String {
-    id.to_string().chars().take(8).collect()
+    let id = id.to_string();
+    id[id.len().saturating_sub(8)..].to_string()
 }
 
 pub fn opt(v: Option<impl ToString>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+}
+
+/// An RFC 3339 instant as people read it: "2026-11-25 16:46 UTC (3 min ago)".
+pub fn when(rfc3339: &str) -> String {
+    let Ok(t) = chrono::DateTime::parse_from_rfc3339(rfc3339) else {
+        return rfc3339.to_string();
+    };
+    let t = t.with_timezone(&chrono::Utc);
+    let secs = (chrono::Utc::now() - t).num_seconds().max(0);
+    let ago = match secs {
+        0..60 => "just now".to_string(),
+        60..3600 => format!("{} min ago", secs / 60),
+        3600..86400 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86400),
+    };
+    format!("{} ({ago})", t.format("%Y-%m-%d %H:%M UTC"))
 }
 
 pub fn error(e: &anyhow::Error) {

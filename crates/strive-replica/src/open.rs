@@ -180,21 +180,20 @@ impl Replica {
         crate::apply::read_row(&self.conn, table, id)
     }
 
-    /// The ids of `table` that start with `prefix` (at most 2: one means the prefix names a row
-    /// unambiguously). Lets people type the first characters of an id.
-    pub fn ids_starting_with(
-        &self,
-        table: &str,
-        prefix: &str,
-    ) -> Result<Vec<String>, ReplicaError> {
+    /// The ids of `table` that begin or end with `fragment` (at most 2: one means the fragment
+    /// names a row unambiguously). Lets people type a short id: UUIDv7s begin with their
+    /// creation time, so lists show their random last characters.
+    pub fn ids_matching(&self, table: &str, fragment: &str) -> Result<Vec<String>, ReplicaError> {
         let key = crate::apply::key_of(table)
             .ok_or_else(|| ReplicaError::BadChange(format!("unknown table {table}")))?;
-        let prefix = prefix.to_ascii_lowercase();
+        let fragment = fragment.to_ascii_lowercase();
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT {key} FROM {table} WHERE {key} >= ?1 AND {key} < ?1 || 'g' ORDER BY {key} LIMIT 2"
+            "SELECT {key} FROM {table}
+              WHERE ({key} >= ?1 AND {key} < ?1 || 'g') OR substr({key}, -length(?1)) = ?1
+              ORDER BY {key} LIMIT 2"
         ))?;
         let ids = stmt
-            .query_map([prefix], |r| r.get(0))?
+            .query_map([fragment], |r| r.get(0))?
             .collect::<Result<Vec<String>, _>>()?;
         Ok(ids)
     }

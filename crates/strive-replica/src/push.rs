@@ -82,7 +82,10 @@ pub async fn sync_once(
     let pushed = push_pending(replica, http, base_url, token).await?;
     let pulled = pull::pull_all(replica, http, base_url, token, on_progress).await?;
     replica.release_settled()?;
-    replica.set_state_value("last_sync_at", &chrono::Utc::now().to_rfc3339())?;
+    replica.set_state_value(
+        "last_sync_at",
+        &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )?;
     Ok((pushed, pulled))
 }
 

@@ -44,8 +44,10 @@ pub struct List {
     /// Part of the name, email, company or phone.
     #[arg(short, long)]
     search: Option<String>,
+    /// ACTIVE, INACTIVE or DO_NOT_CONTACT.
     #[arg(long)]
     status: Option<ContactStatus>,
+    /// PROSPECT, CLIENT, PAST_CLIENT, PARTNER or VENDOR.
     #[arg(long = "type")]
     contact_type: Option<ContactType>,
     /// Only contacts assigned to this member (email, name or id).
@@ -65,6 +67,7 @@ pub struct List {
 
 #[derive(Args, Default)]
 pub struct Fields {
+    /// Full name (2 to 100 characters; required to add).
     #[arg(long)]
     name: Option<String>,
     #[arg(long)]
@@ -73,10 +76,13 @@ pub struct Fields {
     phone: Option<String>,
     #[arg(long)]
     company: Option<String>,
+    /// Job title.
     #[arg(long)]
     position: Option<String>,
+    /// PROSPECT (default), CLIENT, PAST_CLIENT, PARTNER or VENDOR.
     #[arg(long = "type")]
     contact_type: Option<ContactType>,
+    /// ACTIVE (default), INACTIVE or DO_NOT_CONTACT.
     #[arg(long)]
     status: Option<ContactStatus>,
     #[arg(long)]
@@ -117,9 +123,9 @@ fn follow_up(v: Option<String>) -> Result<Option<Option<chrono::DateTime<chrono:
 /// The row an id or unique id prefix names.
 pub fn resolve(local: &Local, table: &str, what: &str, id: &str) -> Result<String> {
     if id.len() < 4 {
-        bail!("give at least the first 4 characters of the {what} id");
+        bail!("give at least 4 characters of the {what} id (its first or last ones)");
     }
-    match local.replica.ids_starting_with(table, id)?.as_slice() {
+    match local.replica.ids_matching(table, id)?.as_slice() {
         [one] => Ok(one.clone()),
         [] => bail!("no {what} with id {id} on this device (`strive sync` brings the latest)"),
         _ => bail!("{id} names more than one {what}; give more of the id"),

@@ -150,8 +150,12 @@ pub async fn status(ctx: &Ctx, a: Status) -> Result<()> {
         status.pending
     );
     println!(
-        "Last sync     {} (up to change #{})",
-        output::opt(status.last_sync_at.as_deref()),
+        "Last sync     {}, up to change #{}",
+        status
+            .last_sync_at
+            .as_deref()
+            .map(output::when)
+            .unwrap_or_else(|| "never".into()),
         status.last_seq
     );
     println!("Conflicts     {}", conflicts.len());

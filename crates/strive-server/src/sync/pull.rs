@@ -98,7 +98,14 @@ pub async fn pull(
     };
     let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(32);
     tokio::spawn(async move {
-        if let Err(e) = stream_changes(tx, org, q.after, limit, full_resync, &sender).await {
+        let page = Page {
+            org,
+            device,
+            after: q.after,
+            limit,
+            full_resync,
+        };
+        if let Err(e) = stream_changes(tx, page, &sender).await {
             tracing::warn!(org = %org, ?device, error = %e, "pull stream ended early");
             let _ = sender.send(Err(std::io::Error::other("pull failed"))).await;
         }
@@ -115,12 +122,16 @@ pub async fn pull(
 /// client never makes the server hold a whole page in memory.
 async fn stream_changes(
     mut tx: Tx,
-    org: OrgId,
-    after: i64,
-    limit: i64,
-    full_resync: bool,
+    page: Page,
     sender: &mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> anyhow::Result<()> {
+    let Page {
+        org,
+        device,
+        after,
+        limit,
+        full_resync,
+    } = page;
     let sql = changes_sql();
     let mut rows = sqlx::query_as::<_, (i64, String)>(&sql)
         .bind(org)
@@ -147,7 +158,30 @@ async fn stream_changes(
     });
     buf.extend_from_slice(end.to_string().as_bytes());
     buf.push(b'\n');
-    let _ = sender.send(Ok(Bytes::from(buf))).await;
+    if sender.send(Ok(Bytes::from(buf))).await.is_err() {
+        return Ok(());
+    }
+    // Delivered whole: the admins' device list shows the device this far along.
+    if let Some(device) = device {
+        sqlx::query(
+            "UPDATE device_sync_state SET last_pulled_seq = greatest(last_pulled_seq, $3)
+              WHERE organization_id = $1 AND device_id = $2",
+        )
+        .bind(org)
+        .bind(device)
+        .bind(last)
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
     Ok(())
+}
+
+/// What one pull request asked for.
+struct Page {
+    org: OrgId,
+    device: Option<strive_domain::DeviceId>,
+    after: i64,
+    limit: i64,
+    full_resync: bool,
 }
