@@ -324,3 +324,78 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     );
     assert_eq!(ann.json(&["contacts", "list"]).await["total"], 0);
 }
+
+#[tokio::test]
+async fn several_organizations_and_a_live_activity_feed() {
+    use std::io::BufRead;
+    let server = TestServer::start().await;
+    server.signup("ann@example.com").await;
+    let ann = Strive::new(&server);
+    ann.ok(&["login", "--email", "ann@example.com"]).await;
+    ann.ok(&["orgs", "create", "Acme Realty"]).await;
+    ann.ok(&["contacts", "add", "--name", "Acme Client"]).await;
+    ann.ok(&["orgs", "create", "Beta Homes"]).await;
+    assert_eq!(
+        ann.json(&["contacts", "list"]).await["total"],
+        0,
+        "Beta's own replica"
+    );
+    let orgs = ann.json(&["orgs"]).await;
+    assert_eq!(orgs.as_array().unwrap().len(), 2);
+    ann.ok(&["use", "acme-realty"]).await;
+    assert_eq!(ann.json(&["contacts", "list"]).await["total"], 1);
+    for o in orgs.as_array().unwrap() {
+        let file = ann
+            .home
+            .path()
+            .join(format!("{}.db", o["organization_id"].as_str().unwrap()));
+        assert!(file.exists(), "one replica file per organization: {file:?}");
+    }
+    ann.ok(&["sync"]).await;
+
+    // `activity --follow` prints what another device does, as it happens.
+    let mut follow = ann
+        .command(&["--json", "activity", "--follow", "--limit", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let follow = common::Running(follow);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let laptop = Strive::new(&server);
+    laptop.ok(&["login", "--email", "ann@example.com"]).await;
+    laptop.ok(&["use", "acme-realty"]).await;
+    // The follower is connected once its first sync is through; then the laptop writes.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    laptop
+        .ok(&["contacts", "add", "--name", "Live Larry"])
+        .await;
+    laptop.ok(&["sync"]).await;
+    let line =
+        tokio::task::spawn_blocking(move || rx.recv_timeout(std::time::Duration::from_secs(15)))
+            .await
+            .unwrap()
+            .expect("a live activity line");
+    let item: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (item["action"].as_str(), item["entity_type"].as_str()),
+        (Some("created"), Some("contact")),
+        "{item}"
+    );
+    drop(follow);
+    // The follower kept its replica in sync while it listened.
+    assert_eq!(
+        ann.json(&["contacts", "list", "--search", "larry"]).await["total"],
+        1
+    );
+}

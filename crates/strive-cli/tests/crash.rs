@@ -9,19 +9,19 @@ use std::time::{Duration, Instant};
 /// Starts `strive sync`, waits until `reached` says the sync is under way, then kills it with
 /// SIGKILL. Returns whether it was still running when killed.
 async fn kill_during(strive: &Strive, reached: impl AsyncFn() -> bool) -> bool {
-    let mut child = strive.command(&["sync"]).spawn().expect("strive starts");
+    let mut child = common::Running(strive.command(&["sync"]).spawn().expect("strive starts"));
     let started = Instant::now();
     while !reached().await {
-        if child.try_wait().expect("wait").is_some() || started.elapsed() > Duration::from_secs(60)
+        if child.0.try_wait().expect("wait").is_some()
+            || started.elapsed() > Duration::from_secs(60)
         {
             return false;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    let alive = child.try_wait().expect("wait").is_none();
-    // SAFETY: kill(2) on our own child's pid has no memory-safety concerns.
-    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-    let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    let alive = child.0.try_wait().expect("wait").is_none();
+    // Child::kill sends SIGKILL: no chance to finish a transaction or flush anything.
+    let _ = tokio::task::spawn_blocking(move || drop(child)).await;
     alive
 }
 

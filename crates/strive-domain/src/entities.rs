@@ -158,7 +158,9 @@ entity!(
         pub action: String,
         pub entity_type: String,
         pub entity_id: uuid::Uuid,
+        /// Absent from realtime notices (they stay small); the change feed carries it.
         #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+        #[serde(default)]
         pub new_values: serde_json::Value,
         pub created_at: DateTime<Utc>,
     }

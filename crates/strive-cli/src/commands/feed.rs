@@ -101,13 +101,30 @@ pub async fn activity(ctx: &Ctx, a: Activity) -> Result<()> {
     if !ctx.json {
         eprintln!("Following; Ctrl-C stops.");
     }
+    // Items are printed from the replica after each sync, so what happened while this device
+    // was offline shows too, in order, each once.
+    let mut newest = local
+        .replica
+        .activity(1, None)?
+        .first()
+        .map(|i| (i.created_at, i.id));
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             e = events.recv() => match e {
-                Ok(SyncEvent::Activity { item }) => {
-                    if let Ok(item) = serde_json::from_value::<ActivityItem>(item) {
-                        print(ctx, &item)?;
+                Ok(SyncEvent::Synced { .. }) => {
+                    let mut fresh: Vec<ActivityItem> = local
+                        .replica
+                        .activity(200, None)?
+                        .into_iter()
+                        .take_while(|i| newest.is_none_or(|n| (i.created_at, i.id) > n))
+                        .collect();
+                    fresh.reverse();
+                    for i in &fresh {
+                        print(ctx, i)?;
+                    }
+                    if let Some(last) = fresh.last() {
+                        newest = Some((last.created_at, last.id));
                     }
                 }
                 Ok(SyncEvent::Offline { error, retry_in_ms }) => {
@@ -118,7 +135,7 @@ pub async fn activity(ctx: &Ctx, a: Activity) -> Result<()> {
                     anyhow::bail!("the session ended: {message}");
                 }
                 Ok(_) => {}
-                // Printing fell behind: skipped events are in the replica anyway.
+                // Printing fell behind: the next sync's listing catches up.
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(_) => break,
             }
