@@ -198,6 +198,14 @@ impl Replica {
         Ok(ids)
     }
 
+    /// SQLite's own consistency check of the file ("ok" when sound); for diagnostics and the
+    /// crash suites.
+    pub fn integrity_check(&self) -> Result<String, ReplicaError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+
     /// Every live row of a synced table as JSON, in key order (diagnostics, proof suites).
     pub fn rows_json(
         &self,
