@@ -70,10 +70,14 @@ async fn a_stolen_refresh_token_used_twice_revokes_the_session() {
     let (s, second) = refresh(stolen.clone()).await;
     assert_eq!(s, 200, "{second}");
     let rotated = second["refresh_token"].as_str().unwrap().to_string();
-    // The thief replays the old token: refused, and the whole family is revoked.
+    // The owner's client moves on.
+    let (s, third) = refresh(rotated).await;
+    assert_eq!(s, 200, "{third}");
+    let current = third["refresh_token"].as_str().unwrap().to_string();
+    // The thief replays the stolen token: refused, and the whole family is revoked.
     let (s, b) = refresh(stolen).await;
     assert_eq!(s, 401, "{b}");
-    let (s, b) = refresh(rotated).await;
+    let (s, b) = refresh(current).await;
     assert_eq!(s, 401, "the legitimate holder must sign in again: {b}");
 }
 
