@@ -46,11 +46,34 @@ fn one<T: std::str::FromStr>(rng: &mut StdRng, from: &[String]) -> Option<T> {
 
 /// A random mutation that makes sense on this replica (it may still be refused: another device
 /// may have deleted the row, or the role may not allow it).
-fn random_mutation(rng: &mut StdRng, r: &Replica, members: &[UserId]) -> Option<Mutation> {
-    let contacts = ids(r, "contacts");
-    let deals = ids(r, "deals");
-    let loops = ids(r, "transaction_loops");
-    let tasks = ids(r, "transaction_tasks");
+/// The ids a device picks its targets from, refreshed now and then (reading them each step
+/// would make the long profile quadratic).
+#[derive(Default)]
+struct Known {
+    contacts: Vec<String>,
+    deals: Vec<String>,
+    loops: Vec<String>,
+    tasks: Vec<String>,
+}
+
+impl Known {
+    fn read(r: &Replica) -> Self {
+        Known {
+            contacts: ids(r, "contacts"),
+            deals: ids(r, "deals"),
+            loops: ids(r, "transaction_loops"),
+            tasks: ids(r, "transaction_tasks"),
+        }
+    }
+}
+
+fn random_mutation(rng: &mut StdRng, known: &Known, members: &[UserId]) -> Option<Mutation> {
+    let Known {
+        contacts,
+        deals,
+        loops,
+        tasks,
+    } = known;
     // A small pool of values, so devices often write the same field with different values.
     let companies = ["Elm Holdings", "Oak Partners", "Pine LLC", "Birch & Co"];
     let n: u32 = rng.gen_range(0..100);
@@ -190,11 +213,15 @@ async fn run_device(
     let mut rng = StdRng::seed_from_u64(seed);
     let (mut queued, mut refused_locally) = (0, 0);
     let mut offline = false;
-    for _ in 0..steps {
+    let mut known = Known::default();
+    for step in 0..steps {
         if rng.gen_bool(0.03) {
             offline = !offline;
         }
-        if let Some(m) = random_mutation(&mut rng, &d.replica, &members) {
+        if step % 10 == 0 {
+            known = Known::read(&d.replica);
+        }
+        if let Some(m) = random_mutation(&mut rng, &known, &members) {
             match d.replica.mutate(m) {
                 Ok(_) => queued += 1,
                 Err(_) => refused_locally += 1,
