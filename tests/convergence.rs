@@ -99,13 +99,13 @@ fn random_mutation(rng: &mut StdRng, known: &Known, members: &[UserId]) -> Optio
                 }
             }
             Mutation::UpdateContact(Update {
-                id: one(rng, &contacts)?,
+                id: one(rng, contacts)?,
                 changes,
                 base_seq: None,
             })
         }
         40..45 => Mutation::DeleteContact(Delete {
-            id: one(rng, &contacts)?,
+            id: one(rng, contacts)?,
         }),
         45..50 => {
             let mut pick: Vec<String> = contacts.clone();
@@ -120,11 +120,11 @@ fn random_mutation(rng: &mut StdRng, known: &Known, members: &[UserId]) -> Optio
             id: Some(DealId::new()),
             title: format!("Deal {}", rng.gen_range(0..100_000)),
             value_cents: rng.gen_range(0..100_000_000),
-            contact_id: one(rng, &contacts),
+            contact_id: one(rng, contacts),
             ..Default::default()
         }),
         58..66 => Mutation::UpdateDeal(Update {
-            id: one(rng, &deals)?,
+            id: one(rng, deals)?,
             changes: DealChanges {
                 stage: Some(
                     *[
@@ -140,7 +140,7 @@ fn random_mutation(rng: &mut StdRng, known: &Known, members: &[UserId]) -> Optio
             base_seq: None,
         }),
         66..69 => Mutation::DeleteDeal(Delete {
-            id: one(rng, &deals)?,
+            id: one(rng, deals)?,
         }),
         69..75 => Mutation::CreateLoop(CreateLoop {
             id: Some(LoopId::new()),
@@ -150,7 +150,7 @@ fn random_mutation(rng: &mut StdRng, known: &Known, members: &[UserId]) -> Optio
             expected_closing: None,
         }),
         75..79 => Mutation::UpdateLoop(Update {
-            id: one(rng, &loops)?,
+            id: one(rng, loops)?,
             changes: LoopChanges {
                 status: Some(*[LoopStatus::Active, LoopStatus::UnderContract].choose(rng)?),
                 ..Default::default()
@@ -158,11 +158,11 @@ fn random_mutation(rng: &mut StdRng, known: &Known, members: &[UserId]) -> Optio
             base_seq: None,
         }),
         79..85 => Mutation::CompleteTask(Delete {
-            id: one::<TaskId>(rng, &tasks)?,
+            id: one::<TaskId>(rng, tasks)?,
         }),
         85..89 => Mutation::CreateTask(CreateTask {
             id: Some(TaskId::new()),
-            loop_id: one(rng, &loops)?,
+            loop_id: one(rng, loops)?,
             title: format!("Task {}", rng.gen_range(0..1000)),
             description: None,
             category: None,
@@ -170,7 +170,7 @@ fn random_mutation(rng: &mut StdRng, known: &Known, members: &[UserId]) -> Optio
             due_date: None,
         }),
         89..95 => Mutation::UpdateTask(Update {
-            id: one(rng, &tasks)?,
+            id: one(rng, tasks)?,
             changes: TaskChanges {
                 status: Some(
                     *[
@@ -185,10 +185,10 @@ fn random_mutation(rng: &mut StdRng, known: &Known, members: &[UserId]) -> Optio
             base_seq: None,
         }),
         95..98 => Mutation::DeleteTask(Delete {
-            id: one(rng, &tasks)?,
+            id: one(rng, tasks)?,
         }),
         _ => Mutation::DeleteLoop(Delete {
-            id: one(rng, &loops)?,
+            id: one(rng, loops)?,
         }),
     })
 }
