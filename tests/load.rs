@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use strive_proof::profile;
 use strive_testkit::TestServer;
 
+/// (organization, client) → the entity ids its activity events named.
+type Seen = HashMap<(usize, usize), HashSet<String>>;
+
 struct Child(std::process::Child);
 
 impl Drop for Child {
@@ -126,7 +129,7 @@ async fn every_client_sees_its_organization_and_nothing_else() {
     }
 
     // The clients: half on each instance.
-    let seen: Arc<Mutex<HashMap<(usize, usize), HashSet<String>>>> = Arc::default();
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let foreign = Arc::new(Mutex::new(0u64));
     let mut clients = Vec::new();
     for (o, (org, token)) in orgs.iter().enumerate() {
