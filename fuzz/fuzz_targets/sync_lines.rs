@@ -1,25 +1,21 @@
-//! Any bytes as a page of the change feed, applied to a fresh replica: a typed error or a
-//! consistent replica, never a panic.
+//! Any bytes as a page of the change feed, applied to a replica: a typed error or an applied
+//! page, never a panic. One replica serves every run (creating one costs an Argon2 key wrap).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use strive_domain::OrgId;
 use strive_replica::{Keychain, Replica};
 
-static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+static REPLICA: OnceLock<Mutex<Replica>> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
-    let dir = DIR.get_or_init(|| {
-        let d = std::env::temp_dir().join(format!("strive-fuzz-{}", std::process::id()));
-        std::fs::create_dir_all(&d).expect("temp dir");
-        d
+    let replica = REPLICA.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("strive-fuzz-{}", std::process::id()));
+        let replica = Replica::create(&dir, OrgId::new(), "fuzz password", Keychain::Disabled)
+            .expect("a replica to fuzz");
+        Mutex::new(replica)
     });
-    let org = OrgId::new();
-    let Ok(mut replica) = Replica::create(dir, org, "fuzz password", Keychain::Disabled) else {
-        return;
-    };
+    let mut replica = replica.lock().unwrap_or_else(|p| p.into_inner());
     let _ = replica.apply_lines(data.split(|b| *b == b'\n'));
-    drop(replica);
-    let _ = Replica::destroy(dir, org, Keychain::Disabled);
 });
