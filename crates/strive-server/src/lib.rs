@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod guard;
+pub mod moving;
 pub mod mutations;
 pub mod openapi;
 pub mod router;

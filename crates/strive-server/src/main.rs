@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use strive_domain::{GlobalRole, Tier};
 use strive_pg::Database;
+use strive_server::moving::Phase;
 use strive_server::{config, Config, Server};
 
 #[derive(Parser)]
@@ -45,6 +46,59 @@ enum Command {
         email: String,
         #[arg(long, value_parser = parse_role)]
         role: GlobalRole,
+    },
+    /// Tenant databases: register one, list them.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Organizations: place a new one, list where each lives, move one to another database.
+    #[command(subcommand)]
+    Org(OrgCommand),
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Register a database for organizations (migrated now and at every start). It must be
+    /// empty; the URL (the owner's connection, a secret: pass `-` to read it from stdin) is kept
+    /// in the control database and never printed.
+    Add {
+        url: String,
+        /// Its name in the directory (default: the database's own name).
+        #[arg(long)]
+        name: Option<String>,
+        /// How the service role connects, if not as `strive_app` with the owner's host.
+        #[arg(long)]
+        app_url: Option<String>,
+    },
+    /// Every database organizations can live in.
+    List,
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an organization in a given database, owned by an existing account.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner: String,
+        #[arg(long, default_value = "default")]
+        db: String,
+        #[arg(long)]
+        slug: Option<String>,
+    },
+    /// Every organization: its database, size and state.
+    List,
+    /// Move an organization (id or slug) to another database while it keeps working.
+    Move {
+        org: String,
+        #[arg(long)]
+        to: String,
+        /// How long the write pause may wait for requests in flight, per attempt.
+        #[arg(long, default_value_t = 5000)]
+        pause_timeout_ms: u64,
+        /// Stop at a phase until a line arrives on stdin (rehearsals, crash tests).
+        #[arg(long, hide = true)]
+        hold_at: Option<Phase>,
     },
 }
 
@@ -86,8 +140,19 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("stopped");
         }
         Command::Migrate => {
-            strive_server::db::migrate(&admin_url).await?;
-            println!("migrations applied");
+            let dbs = strive_server::tenants::registry::migrate_all(&admin_url).await?;
+            println!(
+                "migrations applied to the control database and {} more",
+                dbs.len()
+            );
+        }
+        Command::Db(c) => {
+            strive_server::tenants::registry::migrate_all(&admin_url).await?;
+            cli_admin::db(&admin_url, c).await?;
+        }
+        Command::Org(c) => {
+            strive_server::tenants::registry::migrate_all(&admin_url).await?;
+            cli_admin::org(&admin_url, c).await?;
         }
         Command::SetTier { org, tier } => {
             strive_server::db::migrate(&admin_url).await?;
@@ -108,6 +173,134 @@ async fn main() -> anyhow::Result<()> {
     }
     drop(db);
     Ok(())
+}
+
+mod cli_admin {
+    //! Printing for the operator commands.
+    use super::{DbCommand, OrgCommand};
+    use std::io::Write;
+    use strive_server::admin::{orgs, Operator};
+    use strive_server::moving::{self, MoveOptions, Phase};
+    use strive_server::tenants::registry;
+
+    pub async fn db(admin_url: &str, c: DbCommand) -> anyhow::Result<()> {
+        match c {
+            DbCommand::Add { url, name, app_url } => {
+                let url = if url == "-" {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim().to_string()
+                } else {
+                    url
+                };
+                let db =
+                    registry::add(admin_url, &url, name.as_deref(), app_url.as_deref()).await?;
+                println!("registered {} ({})", db.name, registry::describe(&db.owner));
+            }
+            DbCommand::List => {
+                let op = Operator::new(admin_url).await?;
+                println!("{:<16} {}", "DATABASE", "WHERE");
+                for name in op.databases() {
+                    println!("{:<16} {}", name, op.describe(name));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn org(admin_url: &str, c: OrgCommand) -> anyhow::Result<()> {
+        let op = Operator::new(admin_url).await?;
+        match c {
+            OrgCommand::Create {
+                name,
+                owner,
+                db,
+                slug,
+            } => {
+                let id = orgs::create(&op, &name, slug.as_deref(), &owner, &db).await?;
+                println!("{id}");
+            }
+            OrgCommand::List => {
+                println!(
+                    "{:<36}  {:<24} {:<12} {:<10} {:>10} {:>10}",
+                    "ORGANIZATION", "SLUG", "DATABASE", "STATE", "ROWS", "SIZE"
+                );
+                for l in orgs::list(&op).await? {
+                    let e = &l.entry;
+                    let state = match (e.state.as_str(), &e.move_to, &e.move_from) {
+                        ("moving", Some(to), _) if l.interrupted => {
+                            format!("interrupted move to {to}: run org move again")
+                        }
+                        ("moving", Some(to), _) => format!("moving to {to}"),
+                        ("cleanup", _, Some(from)) if l.interrupted => {
+                            format!("rows left in {from}: run org move again")
+                        }
+                        ("cleanup", _, Some(from)) => format!("removing rows from {from}"),
+                        (s, _, _) => s.to_string(),
+                    };
+                    println!(
+                        "{:<36}  {:<24} {:<12} {:<10} {:>10} {:>10}",
+                        e.organization_id.to_string(),
+                        e.slug,
+                        e.database,
+                        state,
+                        l.rows,
+                        orgs::human_bytes(l.bytes)
+                    );
+                }
+            }
+            OrgCommand::Move {
+                org,
+                to,
+                pause_timeout_ms,
+                hold_at,
+            } => {
+                let opts = MoveOptions {
+                    pause_timeout: std::time::Duration::from_millis(pause_timeout_ms),
+                    ..MoveOptions::default()
+                };
+                let r = moving::move_org(admin_url, &org, &to, opts, |p| hold(p, hold_at)).await?;
+                if r.already_there {
+                    println!("{org} is in {to} already");
+                    if r.removed > 0 {
+                        println!("removed {} rows left in the old database", r.removed);
+                    }
+                    return Ok(());
+                }
+                println!(
+                    "moved {org} from {} to {}: {} rows copied, {} caught up in {} passes, \
+                     feed at {}; writes paused {} ms (verify {} ms); copy {:.1} s, total {:.1} s; \
+                     {} rows removed from {}",
+                    r.from,
+                    r.to,
+                    r.copied,
+                    r.caught_up,
+                    r.passes,
+                    r.last_seq,
+                    r.pause.as_millis(),
+                    r.verify_time.as_millis(),
+                    r.copy_time.as_secs_f64(),
+                    r.total.as_secs_f64(),
+                    r.removed,
+                    r.from
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Prints each phase; at `hold_at`, waits for a line on stdin (or its end).
+    async fn hold(phase: Phase, hold_at: Option<Phase>) {
+        println!("phase {}", phase.name());
+        let _ = std::io::stdout().flush();
+        if hold_at == Some(phase) {
+            let _ = tokio::task::spawn_blocking(|| {
+                let mut line = String::new();
+                let _ = std::io::stdin().read_line(&mut line);
+            })
+            .await;
+        }
+    }
 }
 
 /// The embedded cluster starts with only the maintenance database; ours is `strive`.

@@ -120,7 +120,10 @@ pub async fn profile(control: &mut PgConnection, user: UserId) -> ApiResult<serd
 
 /// Makes sure the tenant database of `conn` has the person's profile, which its rows reference
 /// (a no-op in the control database, which has it already).
-pub async fn copy_profile(conn: &mut PgConnection, profile: &serde_json::Value) -> ApiResult<()> {
+pub async fn copy_profile(
+    conn: &mut PgConnection,
+    profile: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO users SELECT * FROM jsonb_populate_record(NULL::users, $1)
          ON CONFLICT DO NOTHING",
