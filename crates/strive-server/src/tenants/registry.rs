@@ -177,6 +177,7 @@ pub async fn add(
     }
     let where_ = describe(&owner);
     let mut conn = connect(&owner, &where_).await?;
+    crate::db::ensure_app_role(&mut conn).await?;
     MIGRATOR
         .run(&mut conn)
         .await
@@ -210,6 +211,7 @@ pub async fn migrate_all(control_url: &str) -> anyhow::Result<Vec<TenantDb>> {
     let dbs = load(&mut control).await?;
     for db in &dbs {
         let mut conn = connect(&db.owner, &db.name).await?;
+        crate::db::ensure_app_role(&mut conn).await?;
         MIGRATOR
             .run(&mut conn)
             .await
