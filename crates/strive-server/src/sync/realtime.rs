@@ -124,11 +124,30 @@ impl Hub {
     }
 }
 
+/// An event addressed to every organization (`org` is the nil id): after a listener
+/// (re)connects, since whatever was notified while it was not listening is lost.
+fn every_org_changed() -> OrgEvent {
+    OrgEvent {
+        org: OrgId(uuid::Uuid::nil()),
+        device: None,
+        user: None,
+        kind: "changed",
+        data: "{}".into(),
+    }
+}
+
+/// Listens until the connection drops (then the caller connects again).
 async fn listen(pool: &PgPool, tx: &broadcast::Sender<OrgEvent>) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen_all(CHANNELS).await?;
+    // Every client pulls once: a notice may have gone out before this connection listened (a
+    // database registered or a connection re-established just now).
+    let _ = tx.send(every_org_changed());
     loop {
-        let n = listener.recv().await?;
+        // `None`: the connection was lost; connect again (and tell everyone) above.
+        let Some(n) = listener.try_recv().await? else {
+            return Ok(());
+        };
         let event = match n.channel() {
             "strive_changes" => n.payload().parse().ok().map(|org| OrgEvent {
                 org,
@@ -211,7 +230,7 @@ impl Listener {
                 .await
                 .ok()??;
             match item {
-                Ok(e) if e.org != self.org => continue,
+                Ok(e) if e.org != self.org && !e.org.0.is_nil() => continue,
                 Ok(e) if e.kind == "member_changed" => {
                     let me = e.user == Some(self.caller.user);
                     if me

@@ -330,15 +330,20 @@ impl Tenants {
     }
 }
 
-/// Closes and forgets pools nobody used for `idle_pool`; stops when the server is gone.
+/// Closes and forgets pools nobody used for `idle_pool`, and re-reads the registry so that a
+/// database registered meanwhile is listened to before any organization lives there; stops when
+/// the server is gone.
 async fn reap_idle_pools(inner: Weak<Inner>) {
     let every = match inner.upgrade() {
-        Some(i) => (i.limits.idle_pool / 4).max(Duration::from_secs(1)),
+        Some(i) => (i.limits.idle_pool / 4).clamp(Duration::from_secs(1), Duration::from_secs(30)),
         None => return,
     };
     loop {
         tokio::time::sleep(every).await;
         let Some(inner) = inner.upgrade() else { return };
+        if let Err(e) = Tenants(inner.clone()).reload().await {
+            tracing::warn!(error = %e, "re-reading the registry of tenant databases failed");
+        }
         let now = inner.started.elapsed().as_secs();
         let idle = inner.limits.idle_pool.as_secs();
         let closing: Vec<(String, Arc<TenantPool>)> = {
