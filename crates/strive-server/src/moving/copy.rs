@@ -253,7 +253,8 @@ pub async fn bulk(
     copy_profiles(&mut s, &mut d, schema, org).await?;
     let mut rows = 0;
     for t in &schema.tables {
-        rows += match t.kind {
+        let started = std::time::Instant::now();
+        let n = match t.kind {
             Kind::Counter => copy_counter(&mut s, &mut d, t, org).await?,
             _ => {
                 let in_sql = format!(
@@ -264,21 +265,48 @@ pub async fn bulk(
                 pipe(&mut s, &select_out(t, org, ""), &mut d, &in_sql).await?
             }
         };
+        if n > 0 {
+            tracing::info!(table = %t.name, rows = n, ms = started.elapsed().as_millis() as u64, "copied");
+        }
+        rows += n;
     }
     d.commit().await?;
     s.commit().await?;
     Ok((pos, rows))
 }
 
-/// A later pass: what changed in the source since `from`. Answers the new position and how many
-/// rows it wrote or deleted.
+/// What a catch-up pass did.
+#[derive(Debug)]
+pub struct Pass {
+    /// The source snapshot it caught up to.
+    pub pos: Position,
+    /// Rows it wrote or deleted.
+    pub changed: u64,
+    /// With `check`: the tables that differ after it, the source as of `pos` against the
+    /// target (tables outside the change feed that differed were copied again whole first).
+    pub differences: Option<Vec<(String, i64, i64)>>,
+}
+
+/// The SQL condition "written by a transaction not visible to a snapshot whose oldest running
+/// transaction was `xmin`": any transaction id from it on, modulo 2^32 (a row's xmin is a 32-bit
+/// id). Rows written earlier but matched anyway are simply copied or compared again.
+pub fn written_since(xmin: i64) -> String {
+    format!(
+        "((xmin::text::bigint - {} + 4294967296) % 4294967296) < 2147483648",
+        xmin.rem_euclid(1 << 32)
+    )
+}
+
+/// A later pass: what changed in the source since `from`. With `check`, also compares every
+/// row of both sides (see [`Pass::differences`]); the source keeps writing meanwhile.
 pub async fn catch_up(
     src: &mut PgConnection,
     dst: &mut PgConnection,
     schema: &Schema,
     org: OrgId,
     from: Position,
-) -> Result<(Position, u64), sqlx::Error> {
+    check: bool,
+) -> Result<Pass, sqlx::Error> {
     let mut s = src.begin().await?;
     let pos = snapshot(&mut s, org).await?;
     let mut d = dst.begin().await?;
@@ -287,13 +315,7 @@ pub async fn catch_up(
         copy_profiles(&mut s, &mut d, schema, org).await?;
         changed += delete_tombstoned(&mut s, &mut d, schema, org, from.seq).await?;
     }
-    // Any transaction id from the old snapshot's oldest on may have written after it; modulo
-    // 2^32 because a row's xmin is a 32-bit id. Rows written earlier but matched anyway are
-    // simply copied again.
-    let since = format!(
-        "AND ((xmin::text::bigint - {} + 4294967296) % 4294967296) < 2147483648",
-        from.xmin.rem_euclid(1 << 32)
-    );
+    let since = format!("AND {}", written_since(from.xmin));
     for t in &schema.tables {
         changed += match t.kind {
             Kind::Feed if pos.seq > from.seq => {
@@ -314,9 +336,48 @@ pub async fn catch_up(
             _ => 0,
         };
     }
+    let differences = if check {
+        Some(check_all(&mut s, &mut d, schema, org).await?)
+    } else {
+        None
+    };
     d.commit().await?;
     s.commit().await?;
-    Ok((pos, changed))
+    Ok(Pass {
+        pos,
+        changed,
+        differences,
+    })
+}
+
+/// Compares every row of both sides, in the pass's transactions; tables outside the change feed
+/// that differ (their deletes are not tracked) are copied again whole and compared again.
+async fn check_all(
+    s: &mut PgConnection,
+    d: &mut PgConnection,
+    schema: &Schema,
+    org: OrgId,
+) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+    let (a, b) = tokio::try_join!(
+        super::verify::sums(s, &schema.tables, org),
+        super::verify::sums(d, &schema.tables, org)
+    )?;
+    let mut bad = super::verify::differences(&a, &b);
+    for t in schema.tables.iter().filter(|t| t.kind == Kind::Plain) {
+        if !bad.iter().any(|(n, _, _)| *n == t.name) {
+            continue;
+        }
+        recopy_in(s, d, t, org).await?;
+        let one = std::slice::from_ref(t);
+        let (a, b) = tokio::try_join!(
+            super::verify::sums(s, one, org),
+            super::verify::sums(d, one, org)
+        )?;
+        if super::verify::differences(&a, &b).is_empty() {
+            bad.retain(|(n, _, _)| *n != t.name);
+        }
+    }
+    Ok(bad)
 }
 
 /// Deletes from `dst` the rows deleted in the source after `after` (those the source still lacks:
@@ -390,7 +451,7 @@ pub async fn clear(
     Ok(n)
 }
 
-/// Replaces the organization's rows of one table in `dst` with the source's.
+/// Replaces the organization's rows of one table in `dst` with the source's, atomically.
 pub async fn recopy(
     src: &mut PgConnection,
     dst: &mut PgConnection,
@@ -398,24 +459,34 @@ pub async fn recopy(
     org: OrgId,
 ) -> Result<u64, sqlx::Error> {
     let mut d = dst.begin().await?;
+    let n = recopy_in(src, &mut d, t, org).await?;
+    d.commit().await?;
+    Ok(n)
+}
+
+/// [`recopy`] inside the caller's transaction on `dst`.
+async fn recopy_in(
+    src: &mut PgConnection,
+    dst: &mut PgConnection,
+    t: &Table,
+    org: OrgId,
+) -> Result<u64, sqlx::Error> {
     let name = quoted(std::slice::from_ref(&t.name));
     sqlx::query(&format!(
         "DELETE FROM {name} WHERE {} = $1",
         quoted(std::slice::from_ref(&t.org_col))
     ))
     .bind(org)
-    .execute(&mut *d)
+    .execute(&mut *dst)
     .await?;
-    let n = pipe(
+    pipe(
         src,
         &select_out(t, org, ""),
-        &mut d,
+        dst,
         &format!(
             "COPY {name} ({}) FROM STDIN (FORMAT binary)",
             t.column_list()
         ),
     )
-    .await?;
-    d.commit().await?;
-    Ok(n)
+    .await
 }

@@ -4,11 +4,13 @@
 //! 1. Copy every row (COPY, key order) from one snapshot of the source; the organization keeps
 //!    working meanwhile. Rows keep their `sync_seq`, so devices never re-sync.
 //! 2. Catch up what changed since, from the change feed (and transaction ids for tables outside
-//!    it), until a pass finds little.
+//!    it), until a pass finds little; one more pass compares every row of both sides (counts and
+//!    checksums per table, the source as of that pass's snapshot).
 //! 3. Pause: take the organization's write gate exclusively in the source database. Requests
 //!    answer "moving, try again in a moment" (503 `org_moving`) until step 6.
 //! 4. Catch up the last changes; set the feed counter on the target.
-//! 5. Verify row counts and checksums of every table on both sides.
+//! 5. Verify, per table, row counts and checksums of every row's version (key and `sync_seq`)
+//!    and of the full rows written since step 2's check, on both sides.
 //! 6. Switch the directory entry (control database), open the gate, tell devices to pull.
 //! 7. Only then delete the organization's rows from the old database.
 //!
@@ -115,6 +117,8 @@ pub struct MoveReport {
     /// Rows removed from the old database.
     pub removed: u64,
     pub copy_time: Duration,
+    /// The full comparison of every row, before the pause (part of `copy_time`).
+    pub check_time: Duration,
     /// From asking for the gate to opening it again: how long writes were refused.
     pub pause: Duration,
     pub verify_time: Duration,

@@ -48,6 +48,18 @@ where
             break;
         }
     }
+    // Every row compared, the source as of one more pass's snapshot against the target, while
+    // the organization keeps working: the pause then only compares versions and what changed.
+    let v = Instant::now();
+    let checked = copy::catch_up(&mut src, &mut dst, &schema, org, pos, true).await?;
+    report.passes += 1;
+    report.caught_up += checked.changed;
+    pos = checked.pos;
+    let checked = match checked.differences {
+        Some(bad) if !bad.is_empty() => return Err(MoveError::Mismatch(bad)),
+        _ => pos,
+    };
+    report.check_time = v.elapsed();
     report.copy_time = t.elapsed();
 
     let mut gate = op.connect(from).await?;
@@ -89,7 +101,7 @@ where
         report.last_seq = pos.seq;
         at(Phase::Paused).await;
         let v = Instant::now();
-        verify(&mut src, &mut dst, &schema, org).await?;
+        verify(&mut src, &mut dst, &schema, org, checked).await?;
         report.verify_time = v.elapsed();
         let done = sqlx::query(
             "UPDATE org_directory
@@ -137,11 +149,11 @@ async fn pass(
     pos: &mut Position,
     report: &mut MoveReport,
 ) -> Result<u64, MoveError> {
-    let (p, n) = copy::catch_up(src, dst, schema, org, *pos).await?;
-    *pos = p;
+    let p = copy::catch_up(src, dst, schema, org, *pos, false).await?;
+    *pos = p.pos;
     report.passes += 1;
-    report.caught_up += n;
-    Ok(n)
+    report.caught_up += p.changed;
+    Ok(p.changed)
 }
 
 fn is_lock_timeout(e: &sqlx::Error) -> bool {
@@ -150,19 +162,17 @@ fn is_lock_timeout(e: &sqlx::Error) -> bool {
         .is_some_and(|c| c == "55P03")
 }
 
-/// Step 5, while paused. Tables outside the change feed that differ are copied again whole
-/// (their deletes are not tracked); any other difference fails the move.
+/// Step 5, while paused: counts, versions and what changed since the full check at `checked`
+/// ([`verify::since`]). Tables outside the change feed that differ are copied again whole (their
+/// deletes are not tracked) and compared in full; any other difference fails the move.
 async fn verify(
     src: &mut PgConnection,
     dst: &mut PgConnection,
     schema: &Schema,
     org: OrgId,
+    checked: Position,
 ) -> Result<(), MoveError> {
-    let (a, b) = tokio::try_join!(
-        verify::sums(src, &schema.tables, org),
-        verify::sums(dst, &schema.tables, org)
-    )?;
-    let mut bad = verify::differences(&a, &b);
+    let mut bad = verify::since(src, dst, &schema.tables, org, checked).await?;
     let plain: Vec<&tables::Table> = schema
         .tables
         .iter()

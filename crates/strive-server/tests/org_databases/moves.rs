@@ -436,3 +436,82 @@ async fn a_failed_check_leaves_the_organization_working_where_it_was() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(page["items"].as_array().unwrap().len(), 23, "{page}");
 }
+
+#[tokio::test]
+async fn the_check_before_the_pause_catches_a_bad_copy_and_repairs_untracked_tables() {
+    let two = Two::start().await;
+    let app = &two.app;
+    let (org, phone, _laptop) = busy_org(app).await;
+    let rows = |db: &'static str, table: &'static str| {
+        let org = org.clone();
+        let two = &two;
+        async move {
+            two.scalar(
+                db,
+                &format!("SELECT count(*) FROM {table} WHERE organization_id = '{org}'"),
+            )
+            .await
+        }
+    };
+    assert_eq!(rows("default", "applied_mutations").await, 3);
+
+    // A copied row altered behind the mover's back (keeping its feed number): the full check
+    // before the pause finds it, so writes were never paused and the organization stays.
+    let b_url = two.url("b").to_string();
+    let org2 = org.clone();
+    let r = two
+        .move_with(&org, "b", move |p| {
+            let (b_url, org) = (b_url.clone(), org2.clone());
+            async move {
+                if p == Phase::Copied {
+                    let mut c = PgConnection::connect(&b_url).await.unwrap();
+                    sqlx::raw_sql(&format!(
+                        "SET strive.copying = 'on';
+                         UPDATE contacts SET notes = 'tampered' WHERE organization_id = '{org}'"
+                    ))
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+                }
+            }
+        })
+        .await;
+    assert!(
+        matches!(r, Err(MoveError::Mismatch(ref t)) if t.iter().any(|(n, _, _)| n == "contacts")),
+        "{r:?}"
+    );
+    assert_eq!(two.home(&org).await, ("default".into(), "active".into()));
+    assert_eq!(two.rows_of("b", &org).await, 0);
+
+    // A row deleted from a table outside the change feed (plain SQL; the mover cannot see
+    // such deletes) is repaired by copying that table again: the move succeeds, and the copy
+    // matches the source, the deleted row included.
+    let url = two.url("default").to_string();
+    let (org3, device) = (org.clone(), phone.id.clone());
+    let report = two
+        .move_with(&org, "b", move |p| {
+            let (url, org, device) = (url.clone(), org3.clone(), device.clone());
+            async move {
+                if p == Phase::Copied {
+                    let mut c = PgConnection::connect(&url).await.unwrap();
+                    sqlx::query(
+                        "DELETE FROM applied_mutations WHERE organization_id = $1::uuid AND device_id = $2::uuid",
+                    )
+                    .bind(&org)
+                    .bind(&device)
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+                }
+            }
+        })
+        .await
+        .expect("the move repairs the table and succeeds");
+    assert_eq!(report.to, "b");
+    assert_eq!(
+        rows("b", "applied_mutations").await,
+        2,
+        "the phone's record is gone there too"
+    );
+    assert_eq!(rows("default", "applied_mutations").await, 0);
+}
