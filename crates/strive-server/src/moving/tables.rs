@@ -28,6 +28,9 @@ pub struct Table {
     pub columns: Vec<String>,
     pub pk: Vec<String>,
     pub kind: Kind,
+    /// Every column's type can be hashed as is (checksums then hash rows with
+    /// `hash_record_extended`, about twice as fast as hashing their text).
+    pub hashable: bool,
 }
 
 impl Table {
@@ -45,6 +48,16 @@ impl Table {
 
     pub fn pk_list(&self) -> String {
         quoted(&self.pk)
+    }
+
+    /// SQL hashing the record `row` (of this table's rows, or made of their columns) to 64
+    /// bits with `seed`.
+    pub fn hash(&self, row: &str, seed: &str) -> String {
+        if self.hashable {
+            format!("hash_record_extended({row}, {seed})")
+        } else {
+            format!("hashtextextended(({row})::text, {seed})")
+        }
     }
 }
 
@@ -110,7 +123,19 @@ pub async fn discover(conn: &mut PgConnection) -> Result<Vec<Table>, SchemaError
             columns,
             pk,
             kind,
+            hashable: false,
         });
+    }
+    for t in &mut tables {
+        // A row of the table's type with every field NULL makes PostgreSQL look up each
+        // column's hash function, and fail if one has none.
+        t.hashable = sqlx::query(&format!(
+            "SELECT hash_record_extended(jsonb_populate_record(NULL::{}, '{{}}'), 0)",
+            quoted(std::slice::from_ref(&t.name))
+        ))
+        .execute(&mut *conn)
+        .await
+        .is_ok();
     }
     let edges: Vec<(String, String)> = sqlx::query_as(
         "SELECT c.relname::text, p.relname::text
@@ -200,6 +225,7 @@ mod tests {
             columns: vec![],
             pk: vec!["organization_id".into(), "id".into()],
             kind: Kind::Feed,
+            hashable: true,
         }
     }
 

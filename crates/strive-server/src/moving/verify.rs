@@ -29,8 +29,8 @@ pub async fn sums(
     for t in tables {
         let started = std::time::Instant::now();
         let (rows, checksum): (i64, String) = sqlx::query_as(&format!(
-            "SELECT count(*), coalesce(sum(hashtextextended(x::text, 0)::numeric), 0)::text
-               FROM {} x WHERE {} = $1",
+            "SELECT count(*), coalesce(sum({}), 0)::text FROM {} x WHERE {} = $1",
+            t.hash("x", "0"),
             quoted(std::slice::from_ref(&t.name)),
             quoted(std::slice::from_ref(&t.org_col))
         ))
@@ -64,27 +64,22 @@ struct Plan {
 }
 
 fn plan(t: &Table, checked: Position) -> Plan {
-    let row = |extra: &[&str]| {
-        let cols: Vec<String> =
-            t.pk.iter()
-                .map(|k| format!("x.{}", quoted(std::slice::from_ref(k))))
-                .chain(extra.iter().map(|e| e.to_string()))
-                .collect();
-        format!("ROW({})::text", cols.join(", "))
-    };
-    let (version, changed) = match t.kind {
-        Kind::Feed => (
-            row(&["x.sync_seq"]),
-            Some(format!("x.sync_seq > {}", checked.seq)),
-        ),
-        Kind::Tombstones => (row(&[]), Some(format!("x.seq > {}", checked.seq))),
-        Kind::Counter => (row(&[]), Some("true".into())),
+    let cols: Vec<String> =
+        t.pk.iter()
+            .map(|k| format!("x.{}", quoted(std::slice::from_ref(k))))
+            .collect();
+    let key = format!("ROW({})", cols.join(", "));
+    let (seed, changed) = match t.kind {
+        // The key hashed with the row's feed number: a new number, a new version.
+        Kind::Feed => ("x.sync_seq", Some(format!("x.sync_seq > {}", checked.seq))),
+        Kind::Tombstones => ("0", Some(format!("x.seq > {}", checked.seq))),
+        Kind::Counter => ("0", Some("true".into())),
         // No version column: rows rewritten since are found by transaction id.
-        Kind::Plain => (row(&[]), None),
+        Kind::Plain => ("0", None),
     };
     Plan {
-        key: row(&[]),
-        version,
+        version: t.hash(&key, seed),
+        key: format!("{key}::text"),
         changed,
     }
 }
@@ -100,11 +95,12 @@ async fn figures(
 ) -> Result<(Figures, Vec<String>), sqlx::Error> {
     let sql = format!(
         "SELECT count(*),
-                coalesce(sum(hashtextextended({version}, 0)::numeric), 0)::text,
-                coalesce(sum(hashtextextended(x::text, 0)::numeric) FILTER (WHERE {changed}), 0)::text,
+                coalesce(sum({version}), 0)::text,
+                coalesce(sum({content}) FILTER (WHERE {changed}), 0)::text,
                 coalesce(array_agg({key}) FILTER (WHERE {changed}), '{{}}')
            FROM {name} x WHERE x.{org_col} = $1",
         version = p.version,
+        content = t.hash("x", "0"),
         key = p.key,
         name = quoted(std::slice::from_ref(&t.name)),
         org_col = quoted(std::slice::from_ref(&t.org_col)),

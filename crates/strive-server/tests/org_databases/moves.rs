@@ -515,3 +515,54 @@ async fn the_check_before_the_pause_catches_a_bad_copy_and_repairs_untracked_tab
     );
     assert_eq!(rows("default", "applied_mutations").await, 0);
 }
+
+#[tokio::test]
+async fn a_move_finds_the_tenant_tables_in_the_catalog() {
+    let app = TestApp::spawn().await;
+    let mut c = PgConnection::connect(&app.admin_url).await.unwrap();
+    let schema = strive_server::moving::copy::Schema::discover(&mut c)
+        .await
+        .unwrap();
+    let names: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
+    for t in crate::support::TENANT_TABLES
+        .iter()
+        .map(|(t, _)| *t)
+        .filter(|t| *t != "sync_flush")
+    {
+        assert!(names.contains(&t), "{t} is moved: {names:?}");
+    }
+    for t in [
+        "org_directory",
+        "org_memberships",
+        "sync_flush",
+        "users",
+        "devices",
+        "identities",
+    ] {
+        assert!(!names.contains(&t), "{t} is not tenant data: {names:?}");
+    }
+    let at = |t: &str| names.iter().position(|n| *n == t).unwrap();
+    assert!(at("organizations") < at("contacts") && at("contacts") < at("deals"));
+    assert!(at("transaction_loops") < at("transaction_tasks"));
+    assert!(
+        at("organization_members") < at("contacts"),
+        "assignees are members"
+    );
+    assert!(
+        schema.tables.iter().all(|t| t.hashable),
+        "every table's rows hash as records (the fast checksum)"
+    );
+    let refs: Vec<String> = schema
+        .user_refs
+        .iter()
+        .map(|(t, c)| format!("{t}.{c}"))
+        .collect();
+    assert!(
+        refs.contains(&"contacts.created_by".to_string()),
+        "{refs:?}"
+    );
+    assert!(
+        refs.contains(&"organization_members.user_id".to_string()),
+        "{refs:?}"
+    );
+}
