@@ -21,6 +21,13 @@ pub struct Device {
     pub dir: tempfile::TempDir,
 }
 
+/// A database on another private cluster, registered with the server (a tenant database).
+pub struct TenantDatabase {
+    pub name: String,
+    pub owner_url: String,
+    _cluster: strive_pg::PrivateCluster,
+}
+
 pub struct TestServer {
     pub base: String,
     pub owner_url: String,
@@ -171,6 +178,39 @@ impl TestServer {
             replica,
             dir,
         }
+    }
+
+    /// Starts another private cluster and registers an empty database of it as `name`
+    /// (`strive-server db add`); organizations can then be placed or moved there.
+    pub async fn add_tenant_database(&self, name: &str) -> TenantDatabase {
+        let cluster = strive_pg::PrivateCluster::throwaway().expect("another private cluster");
+        let mut conn = sqlx::PgConnection::connect(&cluster.url(strive_pg::SUPERUSER, "postgres"))
+            .await
+            .expect("its maintenance database");
+        sqlx::query("CREATE DATABASE tenant")
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        let owner_url = cluster.url(strive_pg::SUPERUSER, "tenant");
+        strive_server::tenants::registry::add(&self.owner_url, &owner_url, Some(name), None)
+            .await
+            .expect("db add");
+        TenantDatabase {
+            name: name.to_string(),
+            owner_url,
+            _cluster: cluster,
+        }
+    }
+
+    /// Creates an organization in database `db`, owned by `owner_email` (`org create --db`).
+    pub async fn place_org(&self, name: &str, owner_email: &str, db: &str) -> uuid::Uuid {
+        let op = strive_server::admin::Operator::new(&self.owner_url)
+            .await
+            .expect("the control database");
+        strive_server::admin::orgs::create(&op, name, None, owner_email, db)
+            .await
+            .expect("org create")
+            .0
     }
 
     pub async fn sql(&self, q: &str) {
