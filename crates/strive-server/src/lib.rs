@@ -10,12 +10,16 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod guard;
+pub mod kms;
 pub mod mutations;
 pub mod openapi;
 pub mod router;
 pub mod routes;
+pub mod signed_url;
+pub mod store;
 pub mod sync;
 pub mod trace;
+pub mod uploads;
 
 use anyhow::Context;
 use sqlx::PgPool;
@@ -33,18 +37,34 @@ struct Inner {
     keys: auth::tokens::TokenKeys,
     config: Config,
     hub: sync::realtime::Hub,
+    store: Arc<dyn store::BlobStore>,
+    kms: kms::KeyService,
 }
 
 impl AppState {
     /// Must run inside a Tokio runtime: starts the realtime listener.
-    pub fn new(pool: PgPool, keys: auth::tokens::TokenKeys, config: Config) -> Self {
+    pub fn new(
+        pool: PgPool,
+        keys: auth::tokens::TokenKeys,
+        config: Config,
+        kms: kms::KeyService,
+    ) -> Self {
         let hub = sync::realtime::Hub::start(pool.clone());
+        let store = Arc::new(store::fs::FsStore::new(config.documents.blob_dir.clone()));
         Self(Arc::new(Inner {
             pool,
             keys,
             config,
             hub,
+            store,
+            kms,
         }))
+    }
+    pub fn store(&self) -> &dyn store::BlobStore {
+        self.0.store.as_ref()
+    }
+    pub fn kms(&self) -> &kms::KeyService {
+        &self.0.kms
     }
     pub fn hub(&self) -> &sync::realtime::Hub {
         &self.0.hub
@@ -80,10 +100,12 @@ impl Server {
         let secret = auth::tokens::load_or_create_secret(&config.data_dir)
             .context("loading the token-signing secret")?;
         let keys = auth::tokens::TokenKeys::new(&secret, config.access_ttl);
+        let kms = kms::KeyService::load_or_create(&config.data_dir)
+            .context("loading the master key of the key service")?;
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
-        let state = AppState::new(pool.clone(), keys, config);
+        let state = AppState::new(pool.clone(), keys, config, kms);
         Ok(Self {
             listener,
             app: router::router(state),
