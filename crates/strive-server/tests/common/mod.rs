@@ -113,7 +113,7 @@ pub struct TestApp {
     /// Superuser/owner URL of this test's database: for set-up and for checking what changed.
     pub admin_url: String,
     pub db_name: String,
-    _data: tempfile::TempDir,
+    pub data: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -157,7 +157,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             admin_url,
             db_name,
-            _data: data,
+            data,
             shutdown: Some(tx),
         }
     }
@@ -318,6 +318,10 @@ impl TestApp {
             "transaction_loops",
             "transaction_tasks",
             "documents",
+            "document_versions",
+            "document_keys",
+            "organization_keys",
+            "upload_sessions",
             "audit_log",
             "conflicts",
         ];
