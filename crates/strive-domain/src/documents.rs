@@ -289,12 +289,16 @@ impl ReviewDecision {
 #[error("{0}")]
 pub struct WrongStatus(pub String);
 
-/// DRAFT or RETURNED -> SUBMITTED (an agent asks for review).
+/// DRAFT -> SUBMITTED (an agent asks for review). A returned document comes back as a new
+/// version, which starts as a draft: what was returned is not submitted again unchanged.
 pub fn submit(current: DocumentStatus) -> Result<DocumentStatus, WrongStatus> {
     match current {
-        DocumentStatus::Draft | DocumentStatus::Returned => Ok(DocumentStatus::Submitted),
+        DocumentStatus::Draft => Ok(DocumentStatus::Submitted),
+        DocumentStatus::Returned => Err(WrongStatus(
+            "This document was returned: upload a corrected version, then submit that".into(),
+        )),
         other => Err(WrongStatus(format!(
-            "Only a draft or returned document can be submitted for review; this one is {other}"
+            "Only a draft document can be submitted for review; this one is {other}"
         ))),
     }
 }

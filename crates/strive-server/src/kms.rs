@@ -40,9 +40,8 @@ impl KeyService {
         let path = data_dir.join("master.key");
         match std::fs::read(&path) {
             Ok(bytes) => {
-                let key = DataKey::from_slice(&bytes).map_err(|_| {
-                    anyhow::anyhow!("{} is not a 32-byte key", path.display())
-                })?;
+                let key = DataKey::from_slice(&bytes)
+                    .map_err(|_| anyhow::anyhow!("{} is not a 32-byte key", path.display()))?;
                 return Ok(Self::new(key));
             }
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
@@ -65,7 +64,9 @@ impl KeyService {
                 f.sync_all()?;
                 Ok(Self::new(key))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::load_or_create(data_dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Self::load_or_create(data_dir)
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -171,6 +172,10 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let b = KeyService::load_or_create(dir.path()).unwrap();
         assert_eq!(a.url_key(), b.url_key(), "same key on the next start");
-        assert_ne!(a.url_key(), a.master.as_bytes(), "derived, not the master key");
+        assert_ne!(
+            a.url_key(),
+            a.master.as_bytes(),
+            "derived, not the master key"
+        );
     }
 }

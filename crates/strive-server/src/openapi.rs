@@ -1,6 +1,8 @@
 //! The OpenAPI description, generated from the handlers' annotations.
 
-use crate::routes::{activity, auth, blobs, contacts, deals, documents, health, loops, me, orgs, uploads};
+use crate::routes::{
+    activity, auth, blobs, contacts, deals, documents, health, loops, me, orgs, uploads,
+};
 use crate::sync;
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};

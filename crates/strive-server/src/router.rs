@@ -1,7 +1,9 @@
 //! Every route in one place.
 
 use crate::error::ApiError;
-use crate::routes::{activity, auth, blobs, contacts, deals, documents, health, loops, me, orgs, uploads};
+use crate::routes::{
+    activity, auth, blobs, contacts, deals, documents, health, loops, me, orgs, uploads,
+};
 use crate::sync;
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;

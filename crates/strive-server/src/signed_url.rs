@@ -40,7 +40,11 @@ fn mac(key: &[u8; 32], org: OrgId, version: VersionId, user: UserId, expires: i6
 
 /// The URL's path and query (the client prefixes its server's base URL).
 pub fn sign(key: &[u8; 32], org: OrgId, version: VersionId, user: UserId, expires: i64) -> String {
-    let sig = hex::encode(mac(key, org, version, user, expires).finalize().into_bytes());
+    let sig = hex::encode(
+        mac(key, org, version, user, expires)
+            .finalize()
+            .into_bytes(),
+    );
     format!("/v1/blobs/{org}/{version}?user={user}&expires={expires}&sig={sig}")
 }
 
@@ -75,7 +79,10 @@ mod tests {
         let url = sign(&key, org, v, u, 1000);
         let sig = url.rsplit("sig=").next().unwrap();
         assert_eq!(verify(&key, org, v, u, 1000, sig, 999), Ok(()));
-        assert_eq!(verify(&key, org, v, u, 1000, sig, 1001), Err(Refusal::Expired));
+        assert_eq!(
+            verify(&key, org, v, u, 1000, sig, 1001),
+            Err(Refusal::Expired)
+        );
         let bad = Err(Refusal::BadSignature);
         assert_eq!(verify(&key, OrgId::new(), v, u, 1000, sig, 0), bad);
         assert_eq!(verify(&key, org, VersionId::new(), u, 1000, sig, 0), bad);

@@ -116,11 +116,7 @@ pub fn plaintext_size(state: &AppState, ciphertext_size: i64) -> ApiResult<u64> 
     Ok(plain)
 }
 
-pub async fn lock_session(
-    conn: &mut PgConnection,
-    ctx: &Ctx,
-    id: VersionId,
-) -> ApiResult<Session> {
+pub async fn lock_session(conn: &mut PgConnection, ctx: &Ctx, id: VersionId) -> ApiResult<Session> {
     let s: Option<Session> = sqlx::query_as(
         "SELECT id, document_id, loop_id, original_name, mime_type, document_type, ciphertext_size,
                 sha256, storage_key, received, state, created_by
@@ -221,7 +217,16 @@ async fn sweep(conn: &mut PgConnection, org: OrgId) -> ApiResult<Vec<(VersionId,
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, key, state)| (id, if state == "COMPLETED" { String::new() } else { key }))
+        .map(|(id, key, state)| {
+            (
+                id,
+                if state == "COMPLETED" {
+                    String::new()
+                } else {
+                    key
+                },
+            )
+        })
         .collect())
 }
 
@@ -383,7 +388,10 @@ pub async fn record_version(
     if plain != v.size {
         return Err(ApiError::Invalid(ValidationError::single(
             "size",
-            format!("an encrypted document of this size holds {plain} bytes, not {}", v.size),
+            format!(
+                "an encrypted document of this size holds {plain} bytes, not {}",
+                v.size
+            ),
         )));
     }
     let key = strive_crypto::DataKey::from_base64(&v.data_key.0).map_err(|_| {
@@ -419,11 +427,13 @@ pub async fn record_version(
         .kms()
         .store_data_key(conn, ctx.org, v.version_id, &key)
         .await?;
-    sqlx::query("UPDATE upload_sessions SET state = 'COMPLETED' WHERE organization_id = $1 AND id = $2")
-        .bind(ctx.org)
-        .bind(v.version_id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE upload_sessions SET state = 'COMPLETED' WHERE organization_id = $1 AND id = $2",
+    )
+    .bind(ctx.org)
+    .bind(v.version_id)
+    .execute(&mut *conn)
+    .await?;
     // Last, so that any failure above leaves no blob behind; the session owns its key, so an
     // object already there is this upload's own from an attempt whose commit failed.
     match state

@@ -57,9 +57,13 @@ pub async fn download(
         device: None,
         expires_at: q.expires,
     };
-    let (key, size) = guard::read(&state, &caller, org, Action::ViewDocuments, move |tx, ctx| {
-        Box::pin(crate::db::documents::storage_of(tx, ctx.org, version))
-    })
+    let (key, size) = guard::read(
+        &state,
+        &caller,
+        org,
+        Action::ViewDocuments,
+        move |tx, ctx| Box::pin(crate::db::documents::storage_of(tx, ctx.org, version)),
+    )
     .await?;
     let blob = match state.store().open(&key).await {
         Ok(b) => b,

@@ -40,9 +40,13 @@ pub async fn get(
     caller: Caller,
     ApiPath((org, id)): ApiPath<(OrgId, DocumentId)>,
 ) -> ApiResult<Json<Document>> {
-    let d = guard::read(&state, &caller, org, Action::ViewDocuments, move |tx, ctx| {
-        Box::pin(docs::get(tx, ctx.org, id))
-    })
+    let d = guard::read(
+        &state,
+        &caller,
+        org,
+        Action::ViewDocuments,
+        move |tx, ctx| Box::pin(docs::get(tx, ctx.org, id)),
+    )
     .await?;
     Ok(Json(d))
 }
@@ -55,12 +59,18 @@ pub async fn versions(
     caller: Caller,
     ApiPath((org, id)): ApiPath<(OrgId, DocumentId)>,
 ) -> ApiResult<Json<Vec<DocumentVersion>>> {
-    let v = guard::read(&state, &caller, org, Action::ViewDocuments, move |tx, ctx| {
-        Box::pin(async move {
-            docs::get(tx, ctx.org, id).await?;
-            docs::versions(tx, ctx.org, id).await
-        })
-    })
+    let v = guard::read(
+        &state,
+        &caller,
+        org,
+        Action::ViewDocuments,
+        move |tx, ctx| {
+            Box::pin(async move {
+                docs::get(tx, ctx.org, id).await?;
+                docs::versions(tx, ctx.org, id).await
+            })
+        },
+    )
     .await?;
     Ok(Json(v))
 }
@@ -163,7 +173,7 @@ pub async fn access(
     Ok(Json(grant))
 }
 
-/// DRAFT or RETURNED -> SUBMITTED.
+/// DRAFT -> SUBMITTED (a returned document is submitted again as a new version).
 #[utoipa::path(post, path = "/v1/orgs/{org_id}/documents/{id}/submit", tag = "documents", security(("bearer" = [])),
     params(("org_id" = OrgId, Path), ("id" = DocumentId, Path)), responses((status = 200, body = Document),
     (status = 409, body = crate::error::ErrorBody)))]
@@ -173,7 +183,13 @@ pub async fn submit(
     ApiPath((org, id)): ApiPath<(OrgId, DocumentId)>,
 ) -> ApiResult<Json<Outcome>> {
     Ok(Json(
-        apply(&state, &caller, org, Mutation::SubmitDocument(Delete { id })).await?,
+        apply(
+            &state,
+            &caller,
+            org,
+            Mutation::SubmitDocument(Delete { id }),
+        )
+        .await?,
     ))
 }
 

@@ -54,9 +54,15 @@ pub async fn status(
     ApiPath((org, id)): ApiPath<(OrgId, VersionId)>,
 ) -> ApiResult<Json<UploadStatus>> {
     let st = state.clone();
-    let s = guard::read(&state, &caller, org, Action::UploadDocument, move |tx, ctx| {
-        Box::pin(async move { Ok(uploads::lock_session(tx, ctx, id).await?.status(&st)) })
-    })
+    let s = guard::read(
+        &state,
+        &caller,
+        org,
+        Action::UploadDocument,
+        move |tx, ctx| {
+            Box::pin(async move { Ok(uploads::lock_session(tx, ctx, id).await?.status(&st)) })
+        },
+    )
     .await?;
     Ok(Json(s))
 }
@@ -140,9 +146,13 @@ pub async fn complete(
     ApiPath((org, id)): ApiPath<(OrgId, VersionId)>,
     ApiJson(body): ApiJson<CompleteUpload>,
 ) -> ApiResult<(StatusCode, Json<Outcome>)> {
-    let session = guard::read(&state, &caller, org, Action::UploadDocument, move |tx, ctx| {
-        Box::pin(uploads::lock_session(tx, ctx, id))
-    })
+    let session = guard::read(
+        &state,
+        &caller,
+        org,
+        Action::UploadDocument,
+        move |tx, ctx| Box::pin(uploads::lock_session(tx, ctx, id)),
+    )
     .await?;
     let m = Mutation::UploadDocument(UploadDocument {
         version_id: id,

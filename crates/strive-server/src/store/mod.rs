@@ -50,8 +50,7 @@ pub fn check_key(key: &str) -> Result<Vec<&str>, StoreError> {
         && segments.iter().all(|s| {
             !s.is_empty()
                 && !s.starts_with('.')
-                && s
-                    .bytes()
+                && s.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
         });
     if ok {
@@ -68,7 +67,17 @@ mod tests {
     #[test]
     fn keys_are_checked_again() {
         assert!(check_key("o/transactions/l/1-a.pdf").is_ok());
-        for bad in ["", "a//b", "../x", "a/./b", "a/..", "a/b\\c", "a/\0", "/abs", "a/.hidden"] {
+        for bad in [
+            "",
+            "a//b",
+            "../x",
+            "a/./b",
+            "a/..",
+            "a/b\\c",
+            "a/\0",
+            "/abs",
+            "a/.hidden",
+        ] {
             assert!(check_key(bad).is_err(), "{bad:?}");
         }
     }
