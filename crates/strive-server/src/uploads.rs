@@ -256,10 +256,16 @@ pub async fn put_chunk(
     ctx: &Ctx,
     state: &AppState,
     id: VersionId,
-    offset: i64,
+    offset: Option<i64>,
     body: &[u8],
 ) -> ApiResult<ChunkOutcome> {
     let mut s = lock_session(conn, ctx, id).await?;
+    let offset = offset.ok_or_else(|| {
+        ApiError::Invalid(ValidationError::single(
+            "offset",
+            "say where this chunk goes: ?offset=<bytes already sent>",
+        ))
+    })?;
     if s.state != "RECEIVING" {
         return Ok(ChunkOutcome::Accepted(s.status(state)));
     }

@@ -70,7 +70,9 @@ pub async fn status(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChunkQuery {
-    pub offset: i64,
+    /// Required; checked after the upload is found, so a stranger learns nothing from it.
+    #[serde(default)]
+    pub offset: Option<i64>,
 }
 
 /// One chunk of ciphertext at `offset` (`application/octet-stream`). Sending a chunk again is

@@ -343,6 +343,49 @@ impl TestApp {
         parts.join(",")
     }
 
+    /// Uploads a small encrypted PDF to `loop_id` as a new document (declare, one chunk,
+    /// complete); returns (document id, version id).
+    pub async fn document(&self, org: &str, token: &str, loop_id: &str) -> (String, String) {
+        use sha2::Digest;
+        let key = strive_crypto::DataKey::generate();
+        let plain = b"%PDF-1.7\n% test document\n".to_vec();
+        let mut sealed = Vec::new();
+        strive_crypto::encrypt(&key, plain.as_slice(), &mut sealed).unwrap();
+        let (doc, version) = (
+            uuid::Uuid::now_v7().to_string(),
+            uuid::Uuid::now_v7().to_string(),
+        );
+        let (s, b) = self
+            .post(
+                &format!("/v1/orgs/{org}/uploads"),
+                token,
+                json!({"id": version, "document_id": doc, "loop_id": loop_id, "name": "Test.pdf",
+                       "mime_type": "application/pdf", "ciphertext_size": sealed.len(),
+                       "sha256": hex::encode(sha2::Sha256::digest(&sealed))}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "declare upload: {b}");
+        let (s, b) = self
+            .raw(
+                Method::PUT,
+                &format!("/v1/orgs/{org}/uploads/{version}?offset=0"),
+                Some(token),
+                "application/octet-stream",
+                sealed,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "upload chunk: {b}");
+        let (s, b) = self
+            .post(
+                &format!("/v1/orgs/{org}/uploads/{version}/complete"),
+                token,
+                json!({"data_key": key.to_base64(), "size": plain.len()}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "complete upload: {b}");
+        (doc, version)
+    }
+
     /// Sets a person's platform role directly (as the strive-server set-role command does).
     pub async fn set_global_role(&self, user: &TestUser, role: &str) {
         self.sql(&format!(
