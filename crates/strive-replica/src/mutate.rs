@@ -9,10 +9,10 @@ use chrono::Utc;
 use rusqlite::TransactionBehavior;
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::{json, Map, Value};
+use strive_domain::documents;
 use strive_domain::mutations::{Changes, FieldValue, Mutation, ValidMutation};
 use strive_domain::permissions::{check, Denied};
 use strive_domain::rules::{can_modify_loop, default_task_ids, loop_progress, DEFAULT_LOOP_TASKS};
-use strive_domain::documents;
 use strive_domain::{
     DeviceId, DocumentStatus, GlobalRole, OrgRole, TaskStatus, Tier, UserId, ValidationError,
 };
@@ -567,19 +567,25 @@ impl Local<'_> {
             .as_ref()
             .and_then(|d| d.get("uploaded_by").cloned())
             .unwrap_or_else(|| user.clone().into());
-        self.insert("documents", json!({
-            "id": doc_id, "organization_id": org, "loop_id": loop_id, "original_name": v.name,
-            "mime_type": v.kind.mime(), "file_size": v.size, "storage_key": "",
-            "document_type": v.document_type, "status": "DRAFT", "version": number,
-            "is_encrypted": 1, "current_version_id": vid, "ciphertext_size": v.ciphertext_size,
-            "uploaded_by": uploader, "created_at": created, "updated_at": ts,
-        }))?;
-        self.insert("document_versions", json!({
-            "id": vid, "organization_id": org, "document_id": doc_id, "version": number,
-            "original_name": v.name, "mime_type": v.kind.mime(), "file_size": v.size,
-            "ciphertext_size": v.ciphertext_size, "sha256": v.sha256, "storage_key": "",
-            "uploaded_by": user, "created_at": ts,
-        }))?;
+        self.insert(
+            "documents",
+            json!({
+                "id": doc_id, "organization_id": org, "loop_id": loop_id, "original_name": v.name,
+                "mime_type": v.kind.mime(), "file_size": v.size, "storage_key": "",
+                "document_type": v.document_type, "status": "DRAFT", "version": number,
+                "is_encrypted": 1, "current_version_id": vid, "ciphertext_size": v.ciphertext_size,
+                "uploaded_by": uploader, "created_at": created, "updated_at": ts,
+            }),
+        )?;
+        self.insert(
+            "document_versions",
+            json!({
+                "id": vid, "organization_id": org, "document_id": doc_id, "version": number,
+                "original_name": v.name, "mime_type": v.kind.mime(), "file_size": v.size,
+                "ciphertext_size": v.ciphertext_size, "sha256": v.sha256, "storage_key": "",
+                "uploaded_by": user, "created_at": ts,
+            }),
+        )?;
         Ok(())
     }
 }

@@ -90,7 +90,12 @@ impl Replica {
         Ok(rows)
     }
 
-    fn set_vault_state(&self, version: &str, state: &str, reason: Option<&str>) -> rusqlite::Result<()> {
+    fn set_vault_state(
+        &self,
+        version: &str,
+        state: &str,
+        reason: Option<&str>,
+    ) -> rusqlite::Result<()> {
         self.conn.execute(
             "UPDATE vault SET state = ?2, reason = ?3 WHERE version_id = ?1",
             params![version, state, reason],
@@ -150,7 +155,9 @@ pub async fn upload_pending(
     for p in replica.pending_uploads()? {
         match upload_one(http, base, token, org, &p, &mut progress).await {
             Ok(()) => {
-                replica.set_vault_state(&p.version_id, "sent", None).map_err(crate::ReplicaError::from)?;
+                replica
+                    .set_vault_state(&p.version_id, "sent", None)
+                    .map_err(crate::ReplicaError::from)?;
                 stats.uploaded += 1;
             }
             Err(e) => match refusal_is_final(&e) {
@@ -293,10 +300,7 @@ pub async fn fetch(
         .await
         .map_err(SyncError::from)?;
     let res = ok_or_refused(res).await?;
-    let mut out = Hashing::new(std::io::BufWriter::with_capacity(
-        256 * 1024,
-        tmp.as_file(),
-    ));
+    let mut out = Hashing::new(std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file()));
     let mut body = res.bytes_stream();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(SyncError::from)?;

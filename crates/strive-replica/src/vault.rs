@@ -405,7 +405,9 @@ impl Replica {
     }
 
     fn openable(&self, version: VersionId) -> Result<(VaultEntry, DataKey), DocumentError> {
-        let entry = self.vault_entry(version)?.ok_or(DocumentError::NotOnDevice)?;
+        let entry = self
+            .vault_entry(version)?
+            .ok_or(DocumentError::NotOnDevice)?;
         let key = self.data_key(version)?.ok_or(DocumentError::NotOnDevice)?;
         Ok((entry, key))
     }
@@ -423,8 +425,10 @@ impl Replica {
             return Err(DocumentError::NotFound("Document"));
         }
         if on {
-            self.conn
-                .execute("INSERT OR IGNORE INTO pins (document_id) VALUES (?1)", [&id])?;
+            self.conn.execute(
+                "INSERT OR IGNORE INTO pins (document_id) VALUES (?1)",
+                [&id],
+            )?;
         } else {
             self.conn
                 .execute("DELETE FROM pins WHERE document_id = ?1", [&id])?;
@@ -503,10 +507,5 @@ fn seal_file(
     let Hashing { inner, hash, .. } = writer;
     let file = inner.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
-    Ok((
-        plain,
-        cipher,
-        reader.hex(),
-        hex::encode(hash.finalize()),
-    ))
+    Ok((plain, cipher, reader.hex(), hex::encode(hash.finalize())))
 }

@@ -51,10 +51,18 @@ pub enum WatchEvent {
         version: String,
     },
     /// Imported before (a crash came between the record and the move): moved, not imported.
-    AlreadyImported { name: String },
-    Rejected { name: String, reason: String },
+    AlreadyImported {
+        name: String,
+    },
+    Rejected {
+        name: String,
+        reason: String,
+    },
     /// Could not be handled now (it vanished, a disk error); tried again if it changes.
-    Failed { name: String, error: String },
+    Failed {
+        name: String,
+        error: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -273,7 +281,10 @@ fn take(
             let moved = move_into(path, &folder.join(REJECTED))?;
             let note = moved.with_file_name(format!(
                 "{}.reason.txt",
-                moved.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+                moved
+                    .file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
             ));
             std::fs::write(note, format!("{reason}\n"))?;
             Ok(Some(WatchEvent::Rejected { name, reason }))

@@ -117,7 +117,12 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
-fn add(d: &mut Device, w: &World, path: &Path, doc: Option<DocumentId>) -> strive_replica::vault::Added {
+fn add(
+    d: &mut Device,
+    w: &World,
+    path: &Path,
+    doc: Option<DocumentId>,
+) -> strive_replica::vault::Added {
     d.replica
         .add_document(NewDocument {
             loop_id: w.loop_id,
@@ -141,10 +146,22 @@ async fn server_doc(w: &World, id: DocumentId) -> (u16, Value) {
         .await
 }
 
-async fn fetch(d: &mut Device, w: &World, id: DocumentId, v: Option<i32>) -> strive_domain::VersionId {
-    transfer::fetch(&mut d.replica, &w.server.http, &w.server.base, &d.token, id, v)
-        .await
-        .expect("fetched")
+async fn fetch(
+    d: &mut Device,
+    w: &World,
+    id: DocumentId,
+    v: Option<i32>,
+) -> strive_domain::VersionId {
+    transfer::fetch(
+        &mut d.replica,
+        &w.server.http,
+        &w.server.base,
+        &d.token,
+        id,
+        v,
+    )
+    .await
+    .expect("fetched")
 }
 
 #[tokio::test]
@@ -173,12 +190,17 @@ async fn a_document_added_offline_reaches_another_device_encrypted_all_the_way()
     // The sync uploads the ciphertext, then pushes the mutation that records it.
     agent.sync(&w.server).await;
     let (s, doc) = server_doc(&w, added.document_id).await;
-    assert_eq!((s, doc["version"].as_i64(), doc["file_size"].as_i64()), (200, Some(1), Some(300_000)));
+    assert_eq!(
+        (s, doc["version"].as_i64(), doc["file_size"].as_i64()),
+        (200, Some(1), Some(300_000))
+    );
     assert_eq!(agent.replica.pending().unwrap(), 0);
     let local = agent.replica.document(added.document_id).unwrap().unwrap();
     assert_eq!(local.current_version_id, Some(added.version_id));
     let versions = agent.replica.document_versions(added.document_id).unwrap();
-    assert!(versions[0].storage_key.starts_with(&format!("{}/transactions/{}/", w.org, w.loop_id)));
+    assert!(versions[0]
+        .storage_key
+        .starts_with(&format!("{}/transactions/{}/", w.org, w.loop_id)));
 
     // Another device sees it by sync and reads it through a signed URL and the key service.
     broker.sync(&w.server).await;
@@ -226,7 +248,13 @@ async fn a_document_added_offline_reaches_another_device_encrypted_all_the_way()
     bytes[5_000] ^= 0x10;
     std::fs::write(&entry.file, &bytes).unwrap();
     let err = broker.replica.read_document(got2).unwrap_err();
-    assert!(matches!(err, DocumentError::Crypto(strive_crypto::CryptoError::Tampered { chunk: 0 })), "{err}");
+    assert!(
+        matches!(
+            err,
+            DocumentError::Crypto(strive_crypto::CryptoError::Tampered { chunk: 0 })
+        ),
+        "{err}"
+    );
     let dest = files_dir.path().join("out.pdf");
     assert!(broker.replica.export_document(got2, &dest).is_err());
     assert!(!dest.exists(), "no partial plaintext left behind");
@@ -255,7 +283,10 @@ async fn fifty_megabytes_round_trip_with_upload_progress() {
     let total = added.ciphertext_size;
     assert_eq!(seen.first(), Some(&(0, total)));
     assert_eq!(seen.last(), Some(&(total, total)));
-    assert!(seen.windows(2).all(|p| p[0].0 < p[1].0), "progress only grows");
+    assert!(
+        seen.windows(2).all(|p| p[0].0 < p[1].0),
+        "progress only grows"
+    );
     assert!(seen.len() >= 13, "4 MiB requests: {}", seen.len());
     agent.sync(&w.server).await;
     broker.sync(&w.server).await;
@@ -276,7 +307,11 @@ async fn refused_files_queue_nothing_and_refused_uploads_roll_back() {
     let w = world().await;
     let mut agent = device(&w, "agent@example.com").await;
     let files_dir = tempfile::tempdir().unwrap();
-    let elf = write(files_dir.path(), "contract.pdf", b"\x7FELF\x02\x01\x01\x00 not a pdf at all");
+    let elf = write(
+        files_dir.path(),
+        "contract.pdf",
+        b"\x7FELF\x02\x01\x01\x00 not a pdf at all",
+    );
     let err = agent
         .replica
         .add_document(NewDocument {
@@ -288,7 +323,13 @@ async fn refused_files_queue_nothing_and_refused_uploads_roll_back() {
             max_bytes: 100 << 20,
         })
         .unwrap_err();
-    assert!(matches!(err, DocumentError::Rejected(DocumentRejection::UnsupportedType { .. })), "{err}");
+    assert!(
+        matches!(
+            err,
+            DocumentError::Rejected(DocumentRejection::UnsupportedType { .. })
+        ),
+        "{err}"
+    );
     let big = write(files_dir.path(), "big.pdf", &pdf(20_000, 4));
     let err = agent
         .replica
@@ -301,7 +342,13 @@ async fn refused_files_queue_nothing_and_refused_uploads_roll_back() {
             max_bytes: 10_000,
         })
         .unwrap_err();
-    assert!(matches!(err, DocumentError::Rejected(DocumentRejection::TooLarge { .. })), "{err}");
+    assert!(
+        matches!(
+            err,
+            DocumentError::Rejected(DocumentRejection::TooLarge { .. })
+        ),
+        "{err}"
+    );
     assert_eq!(agent.replica.pending().unwrap(), 0);
     assert!(agent.replica.vault_entries().unwrap().is_empty());
     assert!(files(&agent.replica.vault_dir().unwrap()).is_empty());
@@ -324,9 +371,17 @@ async fn refused_files_queue_nothing_and_refused_uploads_roll_back() {
     let refusals = agent.replica.rejections().unwrap();
     assert_eq!(refusals.len(), 1, "{refusals:?}");
     assert_eq!(refusals[0].code, "not_found");
-    assert!(agent.replica.document(added.document_id).unwrap().is_none(), "rolled back");
+    assert!(
+        agent.replica.document(added.document_id).unwrap().is_none(),
+        "rolled back"
+    );
     assert_eq!(agent.replica.pending().unwrap(), 0);
-    assert_eq!(w.server.scalar("SELECT count(*) FROM upload_sessions").await, 0);
+    assert_eq!(
+        w.server
+            .scalar("SELECT count(*) FROM upload_sessions")
+            .await,
+        0
+    );
     assert_eq!(w.server.scalar("SELECT count(*) FROM documents").await, 0);
 }
 
@@ -344,11 +399,24 @@ async fn the_review_workflow_works_offline_with_the_servers_outcome() {
     let mut agent = device(&w, "agent@example.com").await;
     let mut broker = device(&w, "broker@example.com").await;
     let files_dir = tempfile::tempdir().unwrap();
-    let a = add(&mut agent, &w, &write(files_dir.path(), "a.pdf", &pdf(3_000, 6)), None);
-    let b = add(&mut agent, &w, &write(files_dir.path(), "b.pdf", &pdf(3_000, 7)), None);
+    let a = add(
+        &mut agent,
+        &w,
+        &write(files_dir.path(), "a.pdf", &pdf(3_000, 6)),
+        None,
+    );
+    let b = add(
+        &mut agent,
+        &w,
+        &write(files_dir.path(), "b.pdf", &pdf(3_000, 7)),
+        None,
+    );
     // Submitted offline, right after adding: one sync sends all four in order.
     for d in [a.document_id, b.document_id] {
-        agent.replica.mutate(Mutation::SubmitDocument(Delete { id: d })).unwrap();
+        agent
+            .replica
+            .mutate(Mutation::SubmitDocument(Delete { id: d }))
+            .unwrap();
     }
     agent.sync(&w.server).await;
     assert_eq!(server_doc(&w, a.document_id).await.1["status"], "SUBMITTED");
@@ -361,27 +429,61 @@ async fn the_review_workflow_works_offline_with_the_servers_outcome() {
     assert!(matches!(err, MutateError::Denied(_)), "{err}");
 
     broker.sync(&w.server).await;
-    let queue: Vec<DocumentId> = broker.replica.review_queue().unwrap().iter().map(|i| i.id).collect();
+    let queue: Vec<DocumentId> = broker
+        .replica
+        .review_queue()
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
     assert_eq!(queue, [a.document_id, b.document_id]);
     let err = broker
         .replica
         .mutate(review(a.document_id, ReviewDecision::Return, None))
         .unwrap_err();
-    assert!(matches!(err, MutateError::Invalid(_)), "a return needs a note: {err}");
+    assert!(
+        matches!(err, MutateError::Invalid(_)),
+        "a return needs a note: {err}"
+    );
 
     // The broker reviews offline. Meanwhile the agent replaces b with a new version (a draft
     // again), so the broker's approval of b, made on the old state, is refused by the server.
-    broker.replica.mutate(review(a.document_id, ReviewDecision::Return, Some("Sign page 2"))).unwrap();
-    broker.replica.mutate(review(b.document_id, ReviewDecision::Approve, None)).unwrap();
-    assert_eq!(broker.replica.review_queue().unwrap().len(), 0, "applied locally at once");
-    add(&mut agent, &w, &write(files_dir.path(), "b.pdf", &pdf(3_100, 8)), Some(b.document_id));
+    broker
+        .replica
+        .mutate(review(
+            a.document_id,
+            ReviewDecision::Return,
+            Some("Sign page 2"),
+        ))
+        .unwrap();
+    broker
+        .replica
+        .mutate(review(b.document_id, ReviewDecision::Approve, None))
+        .unwrap();
+    assert_eq!(
+        broker.replica.review_queue().unwrap().len(),
+        0,
+        "applied locally at once"
+    );
+    add(
+        &mut agent,
+        &w,
+        &write(files_dir.path(), "b.pdf", &pdf(3_100, 8)),
+        Some(b.document_id),
+    );
     agent.sync(&w.server).await;
 
     broker.sync(&w.server).await;
     let (_, da) = server_doc(&w, a.document_id).await;
-    assert_eq!((da["status"].as_str(), da["review_note"].as_str()), (Some("RETURNED"), Some("Sign page 2")));
+    assert_eq!(
+        (da["status"].as_str(), da["review_note"].as_str()),
+        (Some("RETURNED"), Some("Sign page 2"))
+    );
     let (_, db) = server_doc(&w, b.document_id).await;
-    assert_eq!((db["status"].as_str(), db["version"].as_i64()), (Some("DRAFT"), Some(2)));
+    assert_eq!(
+        (db["status"].as_str(), db["version"].as_i64()),
+        (Some("DRAFT"), Some(2))
+    );
     let refused = broker.replica.rejections().unwrap();
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0].code, "document_status");
@@ -392,7 +494,10 @@ async fn the_review_workflow_works_offline_with_the_servers_outcome() {
         assert_eq!(local_a.status, DocumentStatus::Returned);
         assert_eq!(local_a.review_note.as_deref(), Some("Sign page 2"));
         let local_b = d.replica.document(b.document_id).unwrap().unwrap();
-        assert_eq!((local_b.status, local_b.version), (DocumentStatus::Draft, 2));
+        assert_eq!(
+            (local_b.status, local_b.version),
+            (DocumentStatus::Draft, 2)
+        );
     }
     // The steps are in the activity feed on the devices too (key accesses are not).
     let actions: Vec<String> = broker
@@ -402,7 +507,11 @@ async fn the_review_workflow_works_offline_with_the_servers_outcome() {
         .into_iter()
         .map(|i| i.action)
         .collect();
-    for a in ["uploaded_document", "submitted_document", "returned_document"] {
+    for a in [
+        "uploaded_document",
+        "submitted_document",
+        "returned_document",
+    ] {
         assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
     }
 }
@@ -413,7 +522,12 @@ async fn pinned_documents_are_fetched_by_the_sync() {
     let mut agent = device(&w, "agent@example.com").await;
     let mut broker = device(&w, "broker@example.com").await;
     let files_dir = tempfile::tempdir().unwrap();
-    let a = add(&mut agent, &w, &write(files_dir.path(), "a.pdf", &pdf(4_000, 9)), None);
+    let a = add(
+        &mut agent,
+        &w,
+        &write(files_dir.path(), "a.pdf", &pdf(4_000, 9)),
+        None,
+    );
     agent.sync(&w.server).await;
     broker.sync(&w.server).await;
     broker.replica.pin(a.document_id, true).unwrap();
@@ -421,7 +535,12 @@ async fn pinned_documents_are_fetched_by_the_sync() {
     let rows = broker.replica.documents(None, None).unwrap();
     assert!(rows[0].pinned && rows[0].on_device);
     // A new version arrives with the next sync as well.
-    let v2 = add(&mut agent, &w, &write(files_dir.path(), "a.pdf", &pdf(4_500, 10)), Some(a.document_id));
+    let v2 = add(
+        &mut agent,
+        &w,
+        &write(files_dir.path(), "a.pdf", &pdf(4_500, 10)),
+        Some(a.document_id),
+    );
     agent.sync(&w.server).await;
     broker.sync(&w.server).await;
     assert!(broker.replica.read_document(v2.version_id).unwrap() == pdf(4_500, 10));

@@ -47,7 +47,12 @@ impl Drop for Running {
     }
 }
 
-fn start(r: &Replica, folder: &Path, loop_id: LoopId, events: Arc<Mutex<Vec<WatchEvent>>>) -> Running {
+fn start(
+    r: &Replica,
+    folder: &Path,
+    loop_id: LoopId,
+    events: Arc<Mutex<Vec<WatchEvent>>>,
+) -> Running {
     let mut conn = r.reopen().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -85,7 +90,10 @@ fn names(dir: &Path) -> Vec<String> {
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -95,7 +103,12 @@ fn text(n: usize) -> Vec<u8> {
 }
 
 /// Writes `bytes` in `parts` pieces with a pause between them, like a slow copy.
-fn write_slowly(path: PathBuf, bytes: Vec<u8>, parts: usize, pause: Duration) -> std::thread::JoinHandle<()> {
+fn write_slowly(
+    path: PathBuf,
+    bytes: Vec<u8>,
+    parts: usize,
+    pause: Duration,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         use std::io::Write;
         let mut f = std::fs::File::create(&path).unwrap();
@@ -130,8 +143,17 @@ fn each_dropped_file_is_imported_exactly_once() {
         std::fs::write(folder.path().join(format!("doc{i}.txt")), text(i)).unwrap();
     }
     let slow_bytes = text(99).repeat(10);
-    let slow = write_slowly(folder.path().join("slow.txt"), slow_bytes.clone(), 8, Duration::from_millis(300));
-    std::fs::write(folder.path().join("tool.exe"), b"MZ\x90\x00 windows program").unwrap();
+    let slow = write_slowly(
+        folder.path().join("slow.txt"),
+        slow_bytes.clone(),
+        8,
+        Duration::from_millis(300),
+    );
+    std::fs::write(
+        folder.path().join("tool.exe"),
+        b"MZ\x90\x00 windows program",
+    )
+    .unwrap();
     std::fs::write(folder.path().join("movie.mp4.part"), b"half a download").unwrap();
     slow.join().unwrap();
     wait_for("10 imports and 1 refusal", || {
@@ -140,24 +162,41 @@ fn each_dropped_file_is_imported_exactly_once() {
     assert_eq!(names(&rejected), ["tool.exe", "tool.exe.reason.txt"]);
     let reason = std::fs::read_to_string(rejected.join("tool.exe.reason.txt")).unwrap();
     assert!(reason.contains("Windows executable"), "{reason}");
-    assert_eq!(names(folder.path()), ["movie.mp4.part"], "only the ignored file stays");
+    assert_eq!(
+        names(folder.path()),
+        ["movie.mp4.part"],
+        "only the ignored file stays"
+    );
 
     // The slow file was taken whole, once.
     let docs = r.documents(Some(loop_id), None).unwrap();
     assert_eq!(docs.len(), 10);
-    let slow_doc = docs.iter().find(|d| d.document.original_name == "slow.txt").unwrap();
+    let slow_doc = docs
+        .iter()
+        .find(|d| d.document.original_name == "slow.txt")
+        .unwrap();
     let v = slow_doc.document.current_version_id.unwrap();
-    assert!(r.read_document(v).unwrap() == slow_bytes, "the complete file");
+    assert!(
+        r.read_document(v).unwrap() == slow_bytes,
+        "the complete file"
+    );
     assert_eq!(import_count(&r), (base_pending + 10, 10));
 
     // Restart in the middle of a slow copy: the next watcher takes it when it is done.
     let slow2 = text(77).repeat(8);
-    let writer = write_slowly(folder.path().join("late.txt"), slow2.clone(), 6, Duration::from_millis(300));
+    let writer = write_slowly(
+        folder.path().join("late.txt"),
+        slow2.clone(),
+        6,
+        Duration::from_millis(300),
+    );
     std::thread::sleep(Duration::from_millis(500));
     drop(w);
     let w = start(&r, folder.path(), loop_id, events.clone());
     writer.join().unwrap();
-    wait_for("the late file", || names(&imported).contains(&"late.txt".to_string()));
+    wait_for("the late file", || {
+        names(&imported).contains(&"late.txt".to_string())
+    });
     assert_eq!(import_count(&r), (base_pending + 11, 11));
     drop(w);
 
@@ -174,12 +213,22 @@ fn each_dropped_file_is_imported_exactly_once() {
     assert_eq!(import_count(&r), (base_pending + 12, 12));
     let docs = r.documents(Some(loop_id), None).unwrap();
     assert_eq!(docs.len(), 11, "doc4 got a version, not a second document");
-    let doc4 = docs.iter().find(|d| d.document.original_name == "doc4.txt").unwrap();
+    let doc4 = docs
+        .iter()
+        .find(|d| d.document.original_name == "doc4.txt")
+        .unwrap();
     assert_eq!(doc4.document.version, 2);
 
     let ev = events.lock().unwrap().clone();
     let count = |f: &dyn Fn(&WatchEvent) -> bool| ev.iter().filter(|e| f(e)).count();
-    assert_eq!(count(&|e| matches!(e, WatchEvent::Imported { .. })), 12, "{ev:?}");
-    assert_eq!(count(&|e| matches!(e, WatchEvent::AlreadyImported { .. })), 1);
+    assert_eq!(
+        count(&|e| matches!(e, WatchEvent::Imported { .. })),
+        12,
+        "{ev:?}"
+    );
+    assert_eq!(
+        count(&|e| matches!(e, WatchEvent::AlreadyImported { .. })),
+        1
+    );
     assert_eq!(count(&|e| matches!(e, WatchEvent::Rejected { .. })), 1);
 }
