@@ -2,6 +2,7 @@
 //! physical limit it is compared with. Results go to docs/benchmarks.md by hand.
 
 mod dashboard;
+mod documents;
 mod initial_sync;
 mod latency;
 mod setup;
@@ -39,6 +40,11 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         writes: usize,
     },
+    /// A document through encrypt + upload + download + decrypt on loopback vs raw AES-256-GCM.
+    Documents {
+        #[arg(long, default_value_t = 200)]
+        mb: u64,
+    },
     /// The client's apply step alone, on lines made in memory.
     ApplyOnly {
         #[arg(long, default_value_t = 100_000)]
@@ -68,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
         } => dashboard::run(contacts, deals, runs).await,
         Command::InitialSync { rows } => initial_sync::run(rows).await,
         Command::Latency { writes } => latency::run(writes).await,
+        Command::Documents { mb } => documents::run(mb).await,
         Command::ApplyOnly { rows } => initial_sync::apply_only(rows),
         Command::PullChild {
             base,

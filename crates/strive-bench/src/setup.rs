@@ -15,11 +15,17 @@ pub struct Bench {
     pub org_id: String,
     /// The database owner's URL, for loading data with plain SQL.
     pub admin_url: String,
-    _data: tempfile::TempDir,
+    /// The server's data dir (blob store, uploads).
+    pub data: tempfile::TempDir,
     _cluster: PrivateCluster,
 }
 
 pub async fn start() -> anyhow::Result<Bench> {
+    start_with(|_| {}).await
+}
+
+/// [`start`] with the server's configuration adjusted first.
+pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> anyhow::Result<Bench> {
     let cluster = PrivateCluster::throwaway()?;
     let mut conn =
         sqlx::PgConnection::connect(&cluster.url(strive_pg::SUPERUSER, "postgres")).await?;
@@ -28,11 +34,9 @@ pub async fn start() -> anyhow::Result<Bench> {
         .await?;
     let admin_url = cluster.url(strive_pg::SUPERUSER, "bench");
     let data = tempfile::tempdir()?;
-    let server = Server::build(
-        Config::new("127.0.0.1:0".parse()?, data.path().into()),
-        &admin_url,
-    )
-    .await?;
+    let mut config = Config::new("127.0.0.1:0".parse()?, data.path().into());
+    tweak(&mut config);
+    let server = Server::build(config, &admin_url).await?;
     let base = format!("http://{}", server.local_addr());
     tokio::spawn(server.run(std::future::pending()));
     let http = reqwest::Client::new();
@@ -71,7 +75,7 @@ pub async fn start() -> anyhow::Result<Bench> {
         token,
         org_id,
         admin_url,
-        _data: data,
+        data,
         _cluster: cluster,
     })
 }
