@@ -15,8 +15,7 @@ pub struct Bench {
     pub org_id: String,
     /// The database owner's URL, for loading data with plain SQL.
     pub admin_url: String,
-    /// The server's data dir (blob store, uploads).
-    pub data: tempfile::TempDir,
+    _data: tempfile::TempDir,
     _cluster: PrivateCluster,
 }
 
@@ -75,7 +74,7 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> anyhow::Result<Bench
         token,
         org_id,
         admin_url,
-        data,
+        _data: data,
         _cluster: cluster,
     })
 }

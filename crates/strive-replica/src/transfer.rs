@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use strive_crypto::DataKey;
 use strive_domain::{DocumentId, VersionId};
 
-/// Bytes per upload request (the server takes up to 8 MiB).
-pub const UPLOAD_CHUNK: usize = 4 * 1024 * 1024;
+/// Bytes per upload request: the server's default limit (8 MiB), so a 100 MB document takes 13.
+pub const UPLOAD_CHUNK: usize = 8 * 1024 * 1024;
 
 /// Progress of one upload.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

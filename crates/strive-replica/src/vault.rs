@@ -75,8 +75,6 @@ pub struct Added {
     pub kind: DocumentKind,
     pub size: u64,
     pub ciphertext_size: u64,
-    /// SHA-256 of the plaintext (what a watched folder remembers).
-    pub plaintext_sha256: String,
     pub client_seq: i64,
 }
 
@@ -208,7 +206,7 @@ impl Replica {
         let file = dir.join(format!("{version_id}.sdoc"));
         let tmp = dir.join(format!("{version_id}.tmp"));
         let sealed = seal_file(&key, d.path, &tmp);
-        let (size, ciphertext_size, plain_sha, sha) = match sealed {
+        let (size, ciphertext_size, sha) = match sealed {
             Ok(v) => v,
             Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
@@ -239,7 +237,6 @@ impl Replica {
             kind,
             size,
             ciphertext_size,
-            plaintext_sha256: plain_sha,
             client_seq: 0,
         };
         let file_text = file.to_string_lossy().into_owned();
@@ -483,29 +480,22 @@ impl Replica {
     }
 }
 
-/// Encrypts `src` into `dest`; returns (plaintext size, ciphertext size, plaintext SHA-256,
-/// ciphertext SHA-256). Streams: memory does not grow with the file.
-fn seal_file(
-    key: &DataKey,
-    src: &Path,
-    dest: &Path,
-) -> Result<(u64, u64, String, String), DocumentError> {
+/// Encrypts `src` into `dest`; returns (plaintext size, ciphertext size, ciphertext SHA-256).
+/// Streams: memory does not grow with the file.
+fn seal_file(key: &DataKey, src: &Path, dest: &Path) -> Result<(u64, u64, String), DocumentError> {
     use std::os::unix::fs::OpenOptionsExt;
     let out = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(dest)?;
-    let mut reader = Hashing::new(BufReader::with_capacity(
-        256 * 1024,
-        std::fs::File::open(src)?,
-    ));
-    let writer = Hashing::new(BufWriter::with_capacity(256 * 1024, out));
+    let mut reader = BufReader::with_capacity(1 << 20, std::fs::File::open(src)?);
+    let writer = Hashing::new(BufWriter::with_capacity(1 << 20, out));
     let mut enc = EncryptWriter::new(key, writer)?;
     std::io::copy(&mut reader, &mut enc)?;
     let (writer, plain, cipher) = enc.finish()?;
     let Hashing { inner, hash, .. } = writer;
     let file = inner.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
-    Ok((plain, cipher, reader.hex(), hex::encode(hash.finalize())))
+    Ok((plain, cipher, hex::encode(hash.finalize())))
 }

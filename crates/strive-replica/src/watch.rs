@@ -255,7 +255,7 @@ fn take(
             params![
                 folder_key,
                 name,
-                added.plaintext_sha256,
+                sha,
                 added.document_id.to_string(),
                 added.version_id.to_string()
             ],
