@@ -15,6 +15,8 @@ pub struct Config {
     pub body_limit: usize,
     pub limits: LoginLimits,
     pub documents: DocumentLimits,
+    /// Pools of the tenant databases other than the control one.
+    pub tenant_pools: crate::tenants::PoolLimits,
 }
 
 /// Documents: where blobs go and how large things may be.
@@ -84,6 +86,7 @@ impl Config {
             body_limit: 256 * 1024,
             limits: LoginLimits::default(),
             documents,
+            tenant_pools: crate::tenants::PoolLimits::default(),
         }
     }
 }
