@@ -377,7 +377,7 @@ pub async fn watch(ctx: &Ctx, a: Watch) -> Result<()> {
     });
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
-        r = async { task.await } => {
+        r = task => {
             r.context("the watcher stopped")??;
             return Ok(());
         }
