@@ -19,6 +19,9 @@ pub mod read;
 mod schema;
 pub mod status;
 pub mod time;
+pub mod transfer;
+pub mod vault;
+pub mod watch;
 
 pub use error::{ReplicaError, SyncError};
 pub use keys::Keychain;
