@@ -126,8 +126,20 @@ async fn upsert(
     org: OrgId,
     condition: &str,
 ) -> Result<u64, sqlx::Error> {
-    let temp = format!("\"strive_in_{}\"", t.name);
     let name = quoted(std::slice::from_ref(&t.name));
+    // Most tables have nothing new in a pass (and the last pass runs during the pause): skip
+    // the temporary table then.
+    let any: bool = sqlx::query_scalar(&format!(
+        "SELECT EXISTS (SELECT 1 FROM {name} WHERE {} = $1 {condition})",
+        quoted(std::slice::from_ref(&t.org_col))
+    ))
+    .bind(org)
+    .fetch_one(&mut *src)
+    .await?;
+    if !any {
+        return Ok(0);
+    }
+    let temp = format!("\"strive_in_{}\"", t.name);
     sqlx::raw_sql(&format!(
         "CREATE TEMP TABLE {temp} (LIKE {name}) ON COMMIT DROP"
     ))
