@@ -184,19 +184,26 @@ async fn upsert(
 
 /// Copies the profiles the organization's rows reference (members, authors) into `dst`,
 /// leaving those it has alone.
+/// `since`: only the rows a catch-up pass from there copies (`None`: every row).
 async fn copy_profiles(
     src: &mut PgConnection,
     dst: &mut PgConnection,
     schema: &Schema,
     org: OrgId,
+    since: Option<Position>,
 ) -> Result<u64, sqlx::Error> {
     let refs: Vec<String> = schema
         .user_refs
         .iter()
         .filter_map(|(t, c)| {
             let table = schema.tables.iter().find(|x| &x.name == t)?;
+            let condition = match (since, table.kind) {
+                (None, _) => String::new(),
+                (Some(p), Kind::Feed) => format!("AND sync_seq > {}", p.seq),
+                (Some(p), _) => format!("AND {}", written_since(p.xmin)),
+            };
             Some(format!(
-                "SELECT {c} FROM {t} WHERE {org_col} = '{org}'",
+                "SELECT {c} FROM {t} WHERE {org_col} = '{org}' {condition}",
                 c = quoted(std::slice::from_ref(c)),
                 t = quoted(std::slice::from_ref(t)),
                 org_col = quoted(std::slice::from_ref(&table.org_col)),
@@ -206,16 +213,34 @@ async fn copy_profiles(
     if refs.is_empty() {
         return Ok(0);
     }
+    // Profiles are few; most passes find every one already there.
+    let wanted: Vec<uuid::Uuid> = sqlx::query_scalar(&format!(
+        "SELECT id FROM ({}) r(id) WHERE id IS NOT NULL",
+        refs.join(" UNION ")
+    ))
+    .fetch_all(&mut *src)
+    .await?;
+    let missing: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT x FROM unnest($1::uuid[]) x WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x)",
+    )
+    .bind(&wanted)
+    .fetch_all(&mut *dst)
+    .await?;
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    let list = missing
+        .iter()
+        .map(|u| format!("'{u}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let cols = quoted(&schema.user_columns);
     sqlx::raw_sql("CREATE TEMP TABLE strive_in_users (LIKE users) ON COMMIT DROP")
         .execute(&mut *dst)
         .await?;
     let n = pipe(
         src,
-        &format!(
-            "COPY (SELECT {cols} FROM users WHERE id IN ({})) TO STDOUT (FORMAT binary)",
-            refs.join(" UNION ")
-        ),
+        &format!("COPY (SELECT {cols} FROM users WHERE id IN ({list})) TO STDOUT (FORMAT binary)"),
         dst,
         &format!("COPY strive_in_users ({cols}) FROM STDIN (FORMAT binary)"),
     )
@@ -262,7 +287,7 @@ pub async fn bulk(
     let mut s = src.begin().await?;
     let pos = snapshot(&mut s, org).await?;
     let mut d = dst.begin().await?;
-    copy_profiles(&mut s, &mut d, schema, org).await?;
+    copy_profiles(&mut s, &mut d, schema, org, None).await?;
     let mut rows = 0;
     for t in &schema.tables {
         let started = std::time::Instant::now();
@@ -324,7 +349,7 @@ pub async fn catch_up(
     let mut d = dst.begin().await?;
     let mut changed = 0;
     if pos.seq > from.seq {
-        copy_profiles(&mut s, &mut d, schema, org).await?;
+        copy_profiles(&mut s, &mut d, schema, org, Some(from)).await?;
         changed += delete_tombstoned(&mut s, &mut d, schema, org, from.seq).await?;
     }
     let since = format!("AND {}", written_since(from.xmin));
