@@ -95,9 +95,13 @@ impl Server {
     /// Migrates the control database at `admin_url` and every registered tenant database,
     /// connects as the service role and binds the port.
     pub async fn build(config: Config, admin_url: &str) -> anyhow::Result<Self> {
-        let registered = tenants::registry::migrate_all(admin_url)
+        let (registered, unreachable) = tenants::registry::migrate_reachable(admin_url)
             .await
             .context("applying database migrations")?;
+        for (db, e) in unreachable {
+            tracing::error!(database = %db, error = %e,
+                "tenant database unreachable: not migrated; its organizations fail until it is back (then run `strive-server migrate`)");
+        }
         let pool = db::connect_app(db::app_options(admin_url)?, 32)
             .await
             .context("connecting to PostgreSQL as the service role")?;
