@@ -1,14 +1,17 @@
-//! No plaintext at rest on the device: after a full scenario (sign-in, offline writes, sync both
-//! ways, a second device, refusals), known markers are searched for in every file of the devices'
-//! data directories (replicas, their WAL and shared-memory files, keys, the sealed account) and
-//! in the temp directory. Zero hits.
+//! No plaintext at rest: after a full scenario (sign-in, offline writes, a document added offline,
+//! sync both ways, a second device that fetches and views the document), known markers are
+//! searched for in every file of the devices' data directories (replicas, their WAL and
+//! shared-memory files, keys, the sealed account, the document vaults), in the temp directory
+//! (where views are decrypted while open) and in the server's data directory (the blob store).
+//! Zero hits.
 
 use serde_json::json;
 use std::path::Path;
 use strive_domain::mutations::contacts::CreateContact;
 use strive_domain::mutations::loops::CreateLoop;
 use strive_domain::mutations::Mutation;
-use strive_domain::{ContactId, LoopId, OrgId, TransactionType};
+use strive_domain::{ContactId, DocumentType, LoopId, OrgId, TransactionType};
+use strive_replica::vault::NewDocument;
 use strive_testkit::TestServer;
 
 /// Files under `dir` (recursively) that contain `needle`.
@@ -28,6 +31,17 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
         }
     }
     hits
+}
+
+/// Private view directories (`strive-view-*`) still in the temp directory.
+fn views_left() -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("strive-view-"))
+        .map(|e| e.path())
+        .collect()
 }
 
 #[tokio::test]
@@ -62,6 +76,7 @@ async fn nothing_readable_in_the_devices_files() {
         "QuixoticMarker",
         "ZephyrLane 77",
         "marker-secret@example.com",
+        "DocumentCanary-4411",
     ];
     a.replica
         .mutate(Mutation::CreateContact(CreateContact {
@@ -72,15 +87,33 @@ async fn nothing_readable_in_the_devices_files() {
             ..Default::default()
         }))
         .unwrap();
+    let loop_id = LoopId::new();
     a.replica
         .mutate(Mutation::CreateLoop(CreateLoop {
-            id: Some(LoopId::new()),
+            id: Some(loop_id),
             property_address: markers[1].into(),
             transaction_type: TransactionType::ListingAgreement,
             listing_price_cents: 1,
             expected_closing: None,
         }))
         .unwrap();
+    // A document added offline: its plaintext source is removed before the search.
+    let source = tempfile::tempdir().unwrap();
+    let plaintext = format!("{} in a contract\n", markers[3]).repeat(3_000);
+    let path = source.path().join("Contract.txt");
+    std::fs::write(&path, &plaintext).unwrap();
+    let added = a
+        .replica
+        .add_document(NewDocument {
+            loop_id,
+            path: &path,
+            name: None,
+            document_type: DocumentType::Contract,
+            document_id: None,
+            max_bytes: 10 << 20,
+        })
+        .unwrap();
+    drop(source);
     a.sync(&server).await;
     b.sync(&server).await;
     assert_eq!(
@@ -88,18 +121,42 @@ async fn nothing_readable_in_the_devices_files() {
         1,
         "the markers reached device B"
     );
+    let fetched = strive_replica::transfer::fetch(
+        &mut b.replica,
+        &server.http,
+        &server.base,
+        &b.token,
+        added.document_id,
+        None,
+    )
+    .await
+    .unwrap();
+    {
+        let view = b.replica.view_document(fetched).unwrap();
+        let shown = std::fs::read_to_string(&view.path).unwrap();
+        assert_eq!(shown, plaintext, "the view shows the document while open");
+    }
     // Written once more so the write-ahead logs hold recent pages too.
     a.sync(&server).await;
+    let blobs = server.data_dir().join("blobs");
+    assert!(
+        !files_containing(&blobs, b"SDOC").is_empty(),
+        "the blob store holds the encrypted document"
+    );
 
     let mut hits = Vec::new();
     for m in markers {
         for dir in [a.dir.path(), b.dir.path()] {
             hits.extend(files_containing(dir, m.as_bytes()));
         }
+        hits.extend(files_containing(server.data_dir(), m.as_bytes()));
         hits.extend(files_containing(
             &std::env::temp_dir().join("strive"),
             m.as_bytes(),
         ));
+        for view in views_left() {
+            hits.extend(files_containing(&view, m.as_bytes()));
+        }
     }
     let files: usize = [a.dir.path(), b.dir.path()]
         .iter()

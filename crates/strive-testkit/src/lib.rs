@@ -79,6 +79,11 @@ impl TestServer {
         }
     }
 
+    /// The server's data directory (master key, blob store under `blobs/`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data.path()
+    }
+
     /// One API call: (status, JSON body or null).
     pub async fn call(
         &self,
