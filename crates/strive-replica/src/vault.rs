@@ -481,7 +481,8 @@ impl Replica {
 }
 
 /// Encrypts `src` into `dest`; returns (plaintext size, ciphertext size, ciphertext SHA-256).
-/// Streams: memory does not grow with the file.
+/// Streams: memory does not grow with the file. Two threads: this one reads and encrypts while
+/// another hashes and writes what it encrypted (a few 1 MiB buffers in flight).
 fn seal_file(key: &DataKey, src: &Path, dest: &Path) -> Result<(u64, u64, String), DocumentError> {
     use std::os::unix::fs::OpenOptionsExt;
     let out = std::fs::OpenOptions::new()
@@ -490,12 +491,69 @@ fn seal_file(key: &DataKey, src: &Path, dest: &Path) -> Result<(u64, u64, String
         .mode(0o600)
         .open(dest)?;
     let mut reader = BufReader::with_capacity(1 << 20, std::fs::File::open(src)?);
-    let writer = Hashing::new(BufWriter::with_capacity(1 << 20, out));
-    let mut enc = EncryptWriter::new(key, writer)?;
-    std::io::copy(&mut reader, &mut enc)?;
-    let (writer, plain, cipher) = enc.finish()?;
-    let Hashing { inner, hash, .. } = writer;
-    let file = inner.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    Ok((plain, cipher, hex::encode(hash.finalize())))
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> std::io::Result<String> {
+            let mut out = out;
+            let mut hash = Sha256::new();
+            for buf in rx {
+                hash.update(&buf);
+                out.write_all(&buf)?;
+            }
+            out.sync_all()?;
+            Ok(hex::encode(hash.finalize()))
+        });
+        let encrypted = (|| -> Result<(u64, u64), DocumentError> {
+            let mut enc = EncryptWriter::new(key, Handoff::new(tx))?;
+            std::io::copy(&mut reader, &mut enc)?;
+            let (mut handoff, plain, cipher) = enc.finish()?;
+            handoff.flush()?;
+            Ok((plain, cipher))
+        })();
+        // The sender is gone either way, so the writer thread ends.
+        let written = writer
+            .join()
+            .map_err(|_| std::io::Error::other("the vault writer thread failed"))?;
+        let sha = written?;
+        let (plain, cipher) = encrypted?;
+        Ok((plain, cipher, sha))
+    })
+}
+
+/// Hands what is written to another thread in 1 MiB buffers. Writing fails once the receiving
+/// thread stopped (its own error is the one reported).
+struct Handoff {
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+    buf: Vec<u8>,
+}
+
+impl Handoff {
+    const SIZE: usize = 1 << 20;
+
+    fn new(tx: std::sync::mpsc::SyncSender<Vec<u8>>) -> Self {
+        Handoff {
+            tx,
+            buf: Vec::with_capacity(Self::SIZE),
+        }
+    }
+}
+
+impl Write for Handoff {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len().min(Self::SIZE - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == Self::SIZE {
+            self.flush()?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(Self::SIZE));
+        self.tx
+            .send(full)
+            .map_err(|_| std::io::Error::other("the vault writer stopped"))
+    }
 }

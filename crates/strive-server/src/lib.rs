@@ -15,6 +15,7 @@ pub mod moving;
 pub mod mutations;
 pub mod openapi;
 pub mod router;
+pub mod running_hash;
 pub mod routes;
 pub mod signed_url;
 pub mod store;
@@ -40,6 +41,7 @@ struct Inner {
     config: Config,
     store: Arc<dyn store::BlobStore>,
     kms: kms::KeyService,
+    upload_hashes: running_hash::RunningHashes,
 }
 
 impl AppState {
@@ -56,6 +58,7 @@ impl AppState {
             config,
             store,
             kms,
+            upload_hashes: Default::default(),
         }))
     }
     pub fn store(&self) -> &dyn store::BlobStore {
@@ -63,6 +66,9 @@ impl AppState {
     }
     pub fn kms(&self) -> &kms::KeyService {
         &self.0.kms
+    }
+    pub fn upload_hashes(&self) -> &running_hash::RunningHashes {
+        &self.0.upload_hashes
     }
     pub fn hub(&self) -> &sync::realtime::Hub {
         self.0.tenants.hub()

@@ -297,12 +297,28 @@ pub async fn put_chunk(
         })?;
     }
     let path = part_path(state, ctx.org, id);
-    write_at(&path, offset as u64, body).await?;
+    let hashes = state.upload_hashes();
+    let hash = write_at(&path, offset as u64, body, hashes.take(id, offset as u64)).await?;
     s.received = s.received.max(end);
     let mut outcome_state = "RECEIVING";
     let mut mismatch = false;
+    let hashed = match hash {
+        Some(h) if end == s.ciphertext_size => Some(hex::encode(h.finalize())),
+        Some(h) => {
+            hashes.put(id, end as u64, h);
+            None
+        }
+        None => None,
+    };
     if s.received == s.ciphertext_size {
-        if sha256_of(&path).await? == s.sha256 {
+        let sha = match hashed {
+            Some(sha) => {
+                sync_file(&path).await?;
+                sha
+            }
+            None => sha256_of(&path).await?,
+        };
+        if sha == s.sha256 {
             outcome_state = "VERIFIED";
         } else {
             mismatch = true;
@@ -326,10 +342,16 @@ pub async fn put_chunk(
     Ok(ChunkOutcome::Accepted(s.status(state)))
 }
 
-/// Writes a chunk at `offset`. On the blocking pool with std's file API: tokio's would hop there
-/// once per 2 MiB anyway. No fsync per chunk: the checksum at the end catches anything a crash
-/// lost, and the file is synced once before it is verified.
-async fn write_at(path: &std::path::Path, offset: u64, body: &[u8]) -> std::io::Result<()> {
+/// Writes a chunk at `offset`, continuing `hash` (the SHA-256 of the bytes before it) with it.
+/// On the blocking pool with std's file API: tokio's would hop there once per 2 MiB anyway. No
+/// fsync per chunk: the checksum at the end catches anything a crash lost, and the file is synced
+/// once before it is verified.
+async fn write_at(
+    path: &std::path::Path,
+    offset: u64,
+    body: &[u8],
+    hash: Option<Sha256>,
+) -> std::io::Result<Option<Sha256>> {
     let (path, body) = (path.to_path_buf(), body.to_vec());
     blocking(move || {
         use std::io::{Seek, Write};
@@ -342,9 +364,19 @@ async fn write_at(path: &std::path::Path, offset: u64, body: &[u8]) -> std::io::
             .truncate(false)
             .open(&path)?;
         f.seek(std::io::SeekFrom::Start(offset))?;
-        f.write_all(&body)
+        f.write_all(&body)?;
+        Ok(hash.map(|mut h| {
+            h.update(&body);
+            h
+        }))
     })
     .await
+}
+
+/// Makes the finished part file durable before it is declared verified.
+async fn sync_file(path: &std::path::Path) -> std::io::Result<()> {
+    let path = path.to_path_buf();
+    blocking(move || std::fs::File::open(&path)?.sync_all()).await
 }
 
 /// Syncs the finished part file and hashes it, on the blocking pool.
@@ -483,5 +515,6 @@ pub async fn record_version(
 
 /// After a version's rows committed: the part file is no longer needed (the store has the blob).
 pub async fn discard_part(state: &AppState, org: OrgId, id: VersionId) {
+    state.upload_hashes().forget(id);
     let _ = tokio::fs::remove_file(part_path(state, org, id)).await;
 }
