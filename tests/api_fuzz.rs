@@ -15,7 +15,9 @@ async fn no_server_errors_and_answers_match_the_schema() {
         std::path::Path::new(&st).exists(),
         "schemathesis is missing at {st}: run scripts/setup.sh"
     );
-    let server = TestServer::start().await;
+    // One token serves the whole run, which in the long profile outlasts the usual ten minutes.
+    let server =
+        TestServer::start_with(|c| c.access_ttl = std::time::Duration::from_secs(4 * 3600)).await;
     server.signup("fuzz@example.com").await;
     let token = server.token("fuzz@example.com").await;
     let (s, org) = server

@@ -40,10 +40,7 @@ impl RunningHashes {
     }
 
     pub fn forget(&self, id: VersionId) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
     }
 }
 

@@ -40,6 +40,11 @@ impl TestServer {
     /// A fresh database on the shared private cluster and a server on a free loopback port,
     /// running on the caller's tokio runtime.
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// [`start`](Self::start) with settings changed by `configure`.
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> Self {
         let db = Database::from_env_or_throwaway().expect("a private PostgreSQL");
         let name = format!(
             "client_{}_{}",
@@ -59,15 +64,14 @@ impl TestServer {
             &admin[..admin.rfind('/').unwrap_or(admin.len())]
         );
         let data = tempfile::tempdir().expect("temp dir");
-        let s = Server::build(
-            Config::new(
-                "127.0.0.1:0".parse().expect("loopback address"),
-                data.path().into(),
-            ),
-            &owner_url,
-        )
-        .await
-        .expect("server starts");
+        let mut config = Config::new(
+            "127.0.0.1:0".parse().expect("loopback address"),
+            data.path().into(),
+        );
+        configure(&mut config);
+        let s = Server::build(config, &owner_url)
+            .await
+            .expect("server starts");
         let base = format!("http://{}", s.local_addr());
         tokio::spawn(s.run(std::future::pending()));
         TestServer {
