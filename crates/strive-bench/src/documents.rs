@@ -166,6 +166,7 @@ pub async fn run(megabytes: u64) -> anyhow::Result<()> {
     let t_encrypt = t0.elapsed();
     let t1 = Instant::now();
     transfer::upload_pending(&mut replica, &b.http, &b.base, &b.token, |_| {}).await?;
+    let t_sent = t1.elapsed();
     strive_replica::push::sync_once(&mut replica, &b.http, &b.base, &b.token, |_| {}).await?;
     let t_upload = t1.elapsed();
     // Read it back as another device would: drop this copy, fetch, decrypt.
@@ -202,9 +203,11 @@ pub async fn run(megabytes: u64) -> anyhow::Result<()> {
         t_encrypt.as_secs_f64()
     );
     println!(
-        "  upload + record:     {:>7.0} MB/s ({:.2} s)",
+        "  upload + record:     {:>7.0} MB/s ({:.2} s: sent and verified in {:.2} s, recorded in {:.2} s)",
         rate(t_upload),
-        t_upload.as_secs_f64()
+        t_upload.as_secs_f64(),
+        t_sent.as_secs_f64(),
+        (t_upload - t_sent).as_secs_f64()
     );
     println!(
         "  download (verified): {:>7.0} MB/s ({:.2} s)",
