@@ -20,37 +20,7 @@ pub async fn run(rows: i64) -> anyhow::Result<()> {
     );
 
     let mut owner = sqlx::PgConnection::connect(&admin_url).await?;
-    let t = Instant::now();
-    // Ids as the product makes them: UUIDv7, whose first 48 bits are the creation time in
-    // milliseconds, so rows created later sort later (random v4 ids would scatter every insert
-    // over the replica's primary-key index). One contact every 20 seconds, oldest first.
-    sqlx::query(
-        "CREATE FUNCTION pg_temp.uuid_v7(t timestamptz) RETURNS uuid LANGUAGE sql VOLATILE AS $$
-           SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
-                    PLACING substring(int8send((extract(epoch FROM t) * 1000)::bigint) FROM 3)
-                    FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid $$",
-    )
-    .execute(&mut owner)
-    .await?;
-    sqlx::query(
-        "INSERT INTO contacts (organization_id, id, name, email, phone, company, status, tags, created_by,
-                               notes, created_at, updated_at)
-         SELECT $1::uuid, pg_temp.uuid_v7(t), 'Contact ' || g, 'c' || g || '@example.com', '+1 555 01' || (g % 100),
-                'Company ' || (g % 977), (ARRAY['ACTIVE','INACTIVE','DO_NOT_CONTACT'])[1 + g % 3], '{lead,2026}',
-                (SELECT user_id FROM organization_members WHERE organization_id = $1::uuid),
-                'Met at the open house on Elm Street; wants three bedrooms and a garden.', t, t
-           FROM generate_series(1, $2) g,
-                LATERAL (SELECT timestamptz '2025-06-01' + g * interval '20 seconds' AS t) ts",
-    )
-    .bind(&org_id)
-    .bind(rows)
-    .execute(&mut owner)
-    .await?;
-    sqlx::query("VACUUM ANALYZE").execute(&mut owner).await?;
-    println!(
-        "loaded {rows} contacts (through the change-feed triggers) in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
+    load(&mut owner, &org_id, rows).await?;
 
     // Limit 1: raw COPY of the same rows out of PostgreSQL.
     let t = Instant::now();
@@ -153,6 +123,57 @@ pub async fn run(rows: i64) -> anyhow::Result<()> {
         "client peak memory (max RSS):      {:>10.1} MiB",
         peak_kib as f64 / 1024.0
     );
+    Ok(())
+}
+
+/// `rows` contacts in the benchmark's organization, through the change-feed triggers.
+async fn load(owner: &mut sqlx::PgConnection, org_id: &str, rows: i64) -> anyhow::Result<()> {
+    let t = Instant::now();
+    // Ids as the product makes them: UUIDv7, whose first 48 bits are the creation time in
+    // milliseconds, so rows created later sort later (random v4 ids would scatter every insert
+    // over the replica's primary-key index). One contact every 20 seconds, oldest first.
+    sqlx::query(
+        "CREATE FUNCTION pg_temp.uuid_v7(t timestamptz) RETURNS uuid LANGUAGE sql VOLATILE AS $$
+           SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
+                    PLACING substring(int8send((extract(epoch FROM t) * 1000)::bigint) FROM 3)
+                    FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid $$",
+    )
+    .execute(&mut *owner)
+    .await?;
+    sqlx::query(
+        "INSERT INTO contacts (organization_id, id, name, email, phone, company, status, tags, created_by,
+                               notes, created_at, updated_at)
+         SELECT $1::uuid, pg_temp.uuid_v7(t), 'Contact ' || g, 'c' || g || '@example.com', '+1 555 01' || (g % 100),
+                'Company ' || (g % 977), (ARRAY['ACTIVE','INACTIVE','DO_NOT_CONTACT'])[1 + g % 3], '{lead,2026}',
+                (SELECT user_id FROM organization_members WHERE organization_id = $1::uuid),
+                'Met at the open house on Elm Street; wants three bedrooms and a garden.', t, t
+           FROM generate_series(1, $2) g,
+                LATERAL (SELECT timestamptz '2025-06-01' + g * interval '20 seconds' AS t) ts",
+    )
+    .bind(org_id)
+    .bind(rows)
+    .execute(&mut *owner)
+    .await?;
+    sqlx::query("VACUUM ANALYZE").execute(&mut *owner).await?;
+    println!(
+        "loaded {rows} contacts (through the change-feed triggers) in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    Ok(())
+}
+
+/// (internal) Loads an organization and serves it until killed, printing the client's command
+/// line: for profiling the client alone.
+pub async fn serve(rows: i64) -> anyhow::Result<()> {
+    let bench = crate::setup::start().await?;
+    let mut owner = sqlx::PgConnection::connect(&bench.admin_url).await?;
+    load(&mut owner, &bench.org_id, rows).await?;
+    println!(
+        "pull-child --base {} --token {} --org {} --dir <empty dir>",
+        bench.base, bench.token, bench.org_id
+    );
+    std::future::pending::<()>().await;
     Ok(())
 }
 

@@ -38,6 +38,12 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         rows: i64,
     },
+    /// (internal) Loads an organization and serves it until killed (profiling the client).
+    #[command(hide = true)]
+    Serve {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: i64,
+    },
     /// (internal) The client side of initial-sync, in its own process so its memory is its own.
     #[command(hide = true)]
     PullChild {
@@ -61,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
             runs,
         } => dashboard::run(contacts, deals, runs).await,
         Command::InitialSync { rows } => initial_sync::run(rows).await,
+        Command::Serve { rows } => initial_sync::serve(rows).await,
         Command::ApplyOnly { rows } => initial_sync::apply_only(rows),
         Command::PullChild {
             base,

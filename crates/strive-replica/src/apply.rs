@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 /// Tables the feed may name, with the column that identifies a row.
-const SYNCED: &[(&str, &str)] = &[
+pub(crate) const SYNCED: &[(&str, &str)] = &[
     ("organizations", "id"),
     ("organization_members", "user_id"),
     ("subscriptions", "organization_id"),
@@ -59,7 +59,7 @@ pub struct Applied {
     pub end: Option<PageEnd>,
 }
 
-fn to_sql(v: Option<&Value>) -> Sql {
+pub(crate) fn to_sql(v: Option<&Value>) -> Sql {
     match v {
         None | Some(Value::Null) => Sql::Null,
         Some(Value::String(s)) => Sql::Text(s.clone()),
@@ -157,7 +157,7 @@ pub(crate) fn read_row(
 
 /// A server change for a row with unsettled local writes goes to its shadow, not the live row.
 /// Returns whether the row was shadowed.
-fn into_shadow(
+pub(crate) fn into_shadow(
     tx: &rusqlite::Transaction<'_>,
     table: &str,
     id: &str,
@@ -181,68 +181,97 @@ impl Replica {
         &mut self,
         lines: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Applied, ReplicaError> {
-        let columns = columns_of(&self.conn)?;
-        let have = self.last_seq()?;
-        let tx = self.conn.transaction()?;
-        let shadowing: bool =
-            tx.query_row("SELECT EXISTS (SELECT 1 FROM shadows)", [], |r| r.get(0))?;
-        let mut out = Applied::default();
-        let mut last = have;
-        for raw in lines {
-            if raw.iter().all(|b| b.is_ascii_whitespace()) {
-                continue;
-            }
-            let line: Line =
-                serde_json::from_slice(raw).map_err(|e| ReplicaError::BadChange(e.to_string()))?;
-            if line.end {
-                out.end = Some(PageEnd {
-                    last_seq: line.last_seq.unwrap_or(last),
-                    more: line.more,
-                    full_resync: line.full_resync,
-                });
-                continue;
-            }
-            let seq = line
-                .seq
-                .ok_or_else(|| ReplicaError::BadChange("line without seq".into()))?;
-            if seq <= have {
-                continue;
-            }
-            last = last.max(seq);
-            let table = line.table.unwrap_or_default();
-            if !is_synced_table(&table) {
-                tracing::debug!(%table, "skipping a change of a table this version does not keep");
-                continue;
-            }
-            if let Some(id) = line.deleted {
-                if !(shadowing && into_shadow(&tx, &table, &id, None)?) {
-                    delete_row(&tx, &table, &id)?;
-                }
-                out.deletes += 1;
-            } else if let Some(mut row) = line.row {
-                // Kept so a local update can name the version it edited (its base_seq).
-                row.insert("sync_seq".into(), seq.into());
-                let shadowed = shadowing
-                    && match row_id(&table, &row) {
-                        Some(id) => into_shadow(&tx, &table, &id, Some(&row))?,
-                        None => false,
-                    };
-                if !shadowed {
-                    upsert_row(&tx, &columns, &table, &row)?;
-                }
-                out.upserts += 1;
-            }
-        }
-        if last > have {
-            tx.execute(
-                "INSERT INTO sync_state (key, value) VALUES ('last_seq', ?1)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [last.to_string()],
-            )?;
-        }
-        tx.commit()?;
-        Ok(out)
+        apply_lines(&mut self.conn, lines)
     }
+}
+
+/// The highest change-feed number applied so far (0: none).
+pub(crate) fn last_seq(conn: &rusqlite::Connection) -> Result<i64, ReplicaError> {
+    let v: Option<String> = conn
+        .query_row(
+            "SELECT value FROM sync_state WHERE key = 'last_seq'",
+            [],
+            |r| r.get(0),
+        )
+        .ok();
+    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+pub(crate) fn set_last_seq(tx: &rusqlite::Transaction<'_>, seq: i64) -> Result<(), ReplicaError> {
+    tx.execute(
+        "INSERT INTO sync_state (key, value) VALUES ('last_seq', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [seq.to_string()],
+    )?;
+    Ok(())
+}
+
+/// Whether any row has unsettled local writes (then changes may go to shadows).
+pub(crate) fn shadowing(tx: &rusqlite::Connection) -> Result<bool, ReplicaError> {
+    Ok(tx.query_row("SELECT EXISTS (SELECT 1 FROM shadows)", [], |r| r.get(0))?)
+}
+
+/// [`Replica::apply_lines`] on a connection.
+pub(crate) fn apply_lines<'a>(
+    conn: &mut rusqlite::Connection,
+    lines: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<Applied, ReplicaError> {
+    let columns = columns_of(conn)?;
+    let have = last_seq(conn)?;
+    let tx = conn.transaction()?;
+    let shadowing = shadowing(&tx)?;
+    let mut out = Applied::default();
+    let mut last = have;
+    for raw in lines {
+        if raw.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let line: Line =
+            serde_json::from_slice(raw).map_err(|e| ReplicaError::BadChange(e.to_string()))?;
+        if line.end {
+            out.end = Some(PageEnd {
+                last_seq: line.last_seq.unwrap_or(last),
+                more: line.more,
+                full_resync: line.full_resync,
+            });
+            continue;
+        }
+        let seq = line
+            .seq
+            .ok_or_else(|| ReplicaError::BadChange("line without seq".into()))?;
+        if seq <= have {
+            continue;
+        }
+        last = last.max(seq);
+        let table = line.table.unwrap_or_default();
+        if !is_synced_table(&table) {
+            tracing::debug!(%table, "skipping a change of a table this version does not keep");
+            continue;
+        }
+        if let Some(id) = line.deleted {
+            if !(shadowing && into_shadow(&tx, &table, &id, None)?) {
+                delete_row(&tx, &table, &id)?;
+            }
+            out.deletes += 1;
+        } else if let Some(mut row) = line.row {
+            // Kept so a local update can name the version it edited (its base_seq).
+            row.insert("sync_seq".into(), seq.into());
+            let shadowed = shadowing
+                && match row_id(&table, &row) {
+                    Some(id) => into_shadow(&tx, &table, &id, Some(&row))?,
+                    None => false,
+                };
+            if !shadowed {
+                upsert_row(&tx, &columns, &table, &row)?;
+            }
+            out.upserts += 1;
+        }
+    }
+    if last > have {
+        set_last_seq(&tx, last)?;
+    }
+    tx.commit()?;
+    Ok(out)
 }
 
 impl Replica {

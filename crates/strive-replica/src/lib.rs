@@ -6,6 +6,7 @@
 //! without the password reveals nothing.
 
 pub mod apply;
+mod bulk;
 pub mod error;
 pub mod keys;
 pub mod mutate;

@@ -12,6 +12,8 @@ pub struct Replica {
     pub(crate) conn: Connection,
     org: OrgId,
     path: PathBuf,
+    /// Kept to open a second connection that applies a pull on its own thread.
+    key: DbKey,
 }
 
 fn paths(dir: &Path, org: OrgId) -> (PathBuf, PathBuf) {
@@ -88,7 +90,20 @@ impl Replica {
     }
 
     fn connect(path: PathBuf, org: OrgId, key: &DbKey) -> Result<Self, ReplicaError> {
-        let mut conn = Connection::open(&path)?;
+        let mut conn = Self::raw_connection(&path, key)?;
+        schema::migrate(&mut conn)?;
+        restrict(&path, 0o600)?;
+        Ok(Replica {
+            conn,
+            org,
+            path,
+            key: key.clone(),
+        })
+    }
+
+    /// A keyed connection with the replica's settings (no migrations).
+    fn raw_connection(path: &Path, key: &DbKey) -> Result<Connection, ReplicaError> {
+        let conn = Connection::open(path)?;
         conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
         conn.execute_batch(&format!("PRAGMA key = {};", key.pragma_value()))?;
         conn.execute_batch("PRAGMA cipher_page_size = 16384;")?;
@@ -104,9 +119,13 @@ impl Replica {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;
              PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
         )?;
-        schema::migrate(&mut conn)?;
-        restrict(&path, 0o600)?;
-        Ok(Replica { conn, org, path })
+        Ok(conn)
+    }
+
+    /// A second connection to this replica, for a pull applied on another thread while this
+    /// one waits (WAL: it sees the other's commits as they happen).
+    pub(crate) fn second_connection(&self) -> Result<Connection, ReplicaError> {
+        Self::raw_connection(&self.path, &self.key)
     }
 
     pub fn org(&self) -> OrgId {
@@ -119,15 +138,7 @@ impl Replica {
 
     /// The highest change-feed sequence number applied so far.
     pub fn last_seq(&self) -> Result<i64, ReplicaError> {
-        let v: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT value FROM sync_state WHERE key = 'last_seq'",
-                [],
-                |r| r.get(0),
-            )
-            .ok();
-        Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+        crate::apply::last_seq(&self.conn)
     }
 
     /// One live row of a synced table as JSON (diagnostics, tests, `strive` debugging).

@@ -1,13 +1,30 @@
-//! Pulling the change feed over HTTP into the replica, streamed: lines are applied in batches
-//! as they arrive, so memory stays flat whatever the organization's size.
+//! Pulling the change feed over HTTP into the replica, streamed and pipelined: the response's
+//! bytes go through a bounded channel to a thread that decodes and applies them on its own
+//! connection while the next bytes arrive, so memory stays flat whatever the organization's
+//! size and neither side waits for the other.
+//!
+//! The client asks for bulk pages (`format=bulk`, PostgreSQL's binary `COPY` rows, one SQLite
+//! transaction per page, see [`crate::bulk`]); an NDJSON answer is applied too, in transactions
+//! of [`APPLY_BATCH`] lines.
 
-use crate::apply::Applied;
+use crate::apply::{self, Applied, Columns};
+use crate::bulk::BulkPage;
 use crate::error::ReplicaError;
 use crate::open::Replica;
 use futures_util::StreamExt;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
-/// Lines per SQLite transaction: large enough to amortise the commit, small enough to bound memory.
+/// NDJSON lines per SQLite transaction: large enough to amortise the commit, small enough to
+/// bound memory.
 pub const APPLY_BATCH: usize = 10_000;
+
+/// Changes per bulk page (the server's maximum), each applied in one SQLite transaction.
+pub const BULK_PAGE: i64 = 100_000;
+
+/// Response chunks in flight between the network and the applying thread (each at most a few
+/// tens of KiB).
+const IN_FLIGHT: usize = 64;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PullStats {
@@ -17,8 +34,12 @@ pub struct PullStats {
     pub last_seq: i64,
     /// An admin asked this device to drop its copy and pull everything again.
     pub full_resync_requested: bool,
-    /// Time spent writing into the replica (the rest is waiting for the network and server).
-    pub apply_time: std::time::Duration,
+    /// Time the applying thread spent decoding and writing into the replica (it runs while the
+    /// network brings the next bytes).
+    pub apply_time: Duration,
+    /// Time the network side waited, at the end of each page, for the applying thread to finish
+    /// it.
+    pub wait_time: Duration,
 }
 
 /// The response if the server accepted the request, else its typed refusal.
@@ -47,50 +68,120 @@ pub enum PullError {
     Replica(#[from] ReplicaError),
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Bulk,
+    Ndjson,
+}
+
+/// From the network side to the applying thread, per page: `Begin`, `Chunk`s, `End`.
+enum Msg {
+    Begin(Format),
+    Chunk(bytes::Bytes),
+    End,
+}
+
+/// From the applying thread, once a page is in.
+struct PageDone {
+    applied: Applied,
+    busy: Duration,
+}
+
 /// Pulls every page after the replica's last sequence number. `on_progress` hears the running
-/// totals after each applied batch.
+/// totals after each applied page.
 pub async fn pull_all(
     replica: &mut Replica,
     http: &reqwest::Client,
     base_url: &str,
     token: &str,
+    on_progress: impl FnMut(&PullStats),
+) -> Result<PullStats, PullError> {
+    pull_all_paged(replica, http, base_url, token, BULK_PAGE, on_progress).await
+}
+
+/// [`pull_all`] with pages of `page` changes (tests use small ones).
+pub async fn pull_all_paged(
+    replica: &mut Replica,
+    http: &reqwest::Client,
+    base_url: &str,
+    token: &str,
+    page: i64,
     mut on_progress: impl FnMut(&PullStats),
 ) -> Result<PullStats, PullError> {
+    let conn = replica.second_connection()?;
+    let (to_applier, from_network) = mpsc::channel::<Msg>(IN_FLIGHT);
+    let (report, mut reports) = mpsc::unbounded_channel::<PageDone>();
+    let applier = tokio::task::spawn_blocking(move || run_applier(conn, from_network, report));
+    let fetched = fetch_pages(
+        replica,
+        http,
+        base_url,
+        token,
+        page,
+        &to_applier,
+        &mut reports,
+        &mut on_progress,
+    )
+    .await;
+    // Closing the channel ends the thread (rolling back a page it had not finished).
+    drop(to_applier);
+    let applied = applier
+        .await
+        .map_err(|e| ReplicaError::BadChange(format!("the applying thread failed: {e}")))?;
+    match (fetched, applied) {
+        // The thread's own failure is why the network side stopped.
+        (Err(_), Err(e)) => Err(e.into()),
+        (fetched, _) => fetched,
+    }
+}
+
+async fn fetch_pages(
+    replica: &mut Replica,
+    http: &reqwest::Client,
+    base_url: &str,
+    token: &str,
+    page: i64,
+    to_applier: &mpsc::Sender<Msg>,
+    reports: &mut mpsc::UnboundedReceiver<PageDone>,
+    on_progress: &mut impl FnMut(&PullStats),
+) -> Result<PullStats, PullError> {
+    let gone = || ReplicaError::BadChange("the applying thread stopped".into());
     let mut stats = PullStats::default();
     loop {
         let after = replica.last_seq()?;
         let url = format!(
-            "{base_url}/v1/orgs/{}/sync/pull?after={after}",
+            "{base_url}/v1/orgs/{}/sync/pull?after={after}&limit={page}&format=bulk",
             replica.org()
         );
         let res = http.get(&url).bearer_auth(token).send().await?;
         let res = ok_or_refused(res).await?;
+        let bulk = res
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-strive-bulk"));
+        let format = if bulk { Format::Bulk } else { Format::Ndjson };
+        to_applier
+            .send(Msg::Begin(format))
+            .await
+            .map_err(|_| gone())?;
         let mut body = res.bytes_stream();
-        let mut pending: Vec<u8> = Vec::new();
-        let mut lines: Vec<Vec<u8>> = Vec::with_capacity(APPLY_BATCH);
-        let mut end = None;
         while let Some(chunk) = body.next().await {
-            pending.extend_from_slice(&chunk?);
-            // Cut every complete line out of the buffer, then keep only the unfinished tail
-            // (one copy per chunk, not one per line).
-            let mut start = 0;
-            while let Some(pos) = pending[start..].iter().position(|b| *b == b'\n') {
-                lines.push(pending[start..start + pos].to_vec());
-                start += pos + 1;
-                if lines.len() >= APPLY_BATCH {
-                    end = end.or(apply(replica, &mut lines, &mut stats)?.end);
-                    on_progress(&stats);
-                }
-            }
-            pending.drain(..start);
+            to_applier
+                .send(Msg::Chunk(chunk?))
+                .await
+                .map_err(|_| gone())?;
         }
-        if !pending.is_empty() {
-            lines.push(std::mem::take(&mut pending));
-        }
-        end = end.or(apply(replica, &mut lines, &mut stats)?.end);
+        to_applier.send(Msg::End).await.map_err(|_| gone())?;
+        let waiting = Instant::now();
+        let done = reports.recv().await.ok_or_else(gone)?;
+        stats.wait_time += waiting.elapsed();
+        stats.upserts += done.applied.upserts;
+        stats.deletes += done.applied.deletes;
+        stats.apply_time += done.busy;
         stats.pages += 1;
         on_progress(&stats);
-        let Some(end) = end else {
+        let Some(end) = done.applied.end else {
             return Err(PullError::Replica(ReplicaError::BadChange(
                 "the pull ended before its last line (connection cut?)".into(),
             )));
@@ -103,16 +194,124 @@ pub async fn pull_all(
     }
 }
 
-fn apply(
-    replica: &mut Replica,
-    lines: &mut Vec<Vec<u8>>,
-    stats: &mut PullStats,
-) -> Result<Applied, ReplicaError> {
-    let started = std::time::Instant::now();
-    let applied = replica.apply_lines(lines.iter().map(|l| l.as_slice()))?;
-    stats.apply_time += started.elapsed();
-    lines.clear();
-    stats.upserts += applied.upserts;
-    stats.deletes += applied.deletes;
-    Ok(applied)
+/// The applying thread: pages in, one after another, until the channel closes.
+fn run_applier(
+    mut conn: rusqlite::Connection,
+    mut from_network: mpsc::Receiver<Msg>,
+    report: mpsc::UnboundedSender<PageDone>,
+) -> Result<(), ReplicaError> {
+    let columns = apply::columns_of(&conn)?;
+    while let Some(msg) = from_network.blocking_recv() {
+        let Msg::Begin(format) = msg else {
+            return Err(ReplicaError::BadChange("a page without its start".into()));
+        };
+        let done = match format {
+            Format::Bulk => bulk_page(&mut conn, &columns, &mut from_network)?,
+            Format::Ndjson => ndjson_page(&mut conn, &mut from_network)?,
+        };
+        // None: the network side went away mid-page (the page was rolled back).
+        let Some(done) = done else { return Ok(()) };
+        if report.send(done).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+fn bulk_page(
+    conn: &mut rusqlite::Connection,
+    columns: &Columns,
+    from_network: &mut mpsc::Receiver<Msg>,
+) -> Result<Option<PageDone>, ReplicaError> {
+    let started = Instant::now();
+    let mut page = BulkPage::begin(conn, columns)?;
+    let mut busy = started.elapsed();
+    // The unfinished line or row at the end of the last chunk.
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        let Some(msg) = from_network.blocking_recv() else {
+            return Ok(None);
+        };
+        let started = Instant::now();
+        match msg {
+            Msg::Chunk(bytes) => {
+                if pending.is_empty() {
+                    let used = page.feed(&bytes)?;
+                    pending.extend_from_slice(&bytes[used..]);
+                } else {
+                    pending.extend_from_slice(&bytes);
+                    let used = page.feed(&pending)?;
+                    pending.drain(..used);
+                }
+            }
+            Msg::End => {
+                if !pending.is_empty() {
+                    return Err(ReplicaError::BadChange(
+                        "the pull ended before its last line (connection cut?)".into(),
+                    ));
+                }
+                let applied = page.finish()?;
+                busy += started.elapsed();
+                return Ok(Some(PageDone { applied, busy }));
+            }
+            Msg::Begin(_) => {
+                return Err(ReplicaError::BadChange("a page inside a page".into()));
+            }
+        }
+        busy += started.elapsed();
+    }
+}
+
+fn ndjson_page(
+    conn: &mut rusqlite::Connection,
+    from_network: &mut mpsc::Receiver<Msg>,
+) -> Result<Option<PageDone>, ReplicaError> {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut lines: Vec<Vec<u8>> = Vec::with_capacity(APPLY_BATCH);
+    let mut total = Applied::default();
+    let mut busy = Duration::ZERO;
+    let mut apply = |conn: &mut rusqlite::Connection, lines: &mut Vec<Vec<u8>>| {
+        let started = Instant::now();
+        let applied = apply::apply_lines(conn, lines.iter().map(|l| l.as_slice()))?;
+        lines.clear();
+        total.upserts += applied.upserts;
+        total.deletes += applied.deletes;
+        total.end = total.end.or(applied.end);
+        busy += started.elapsed();
+        Ok::<_, ReplicaError>(())
+    };
+    loop {
+        let Some(msg) = from_network.blocking_recv() else {
+            return Ok(None);
+        };
+        match msg {
+            Msg::Chunk(bytes) => {
+                pending.extend_from_slice(&bytes);
+                // Cut every complete line out of the buffer, then keep only the unfinished tail
+                // (one copy per chunk, not one per line).
+                let mut start = 0;
+                while let Some(pos) = pending[start..].iter().position(|b| *b == b'\n') {
+                    lines.push(pending[start..start + pos].to_vec());
+                    start += pos + 1;
+                    if lines.len() >= APPLY_BATCH {
+                        apply(conn, &mut lines)?;
+                    }
+                }
+                pending.drain(..start);
+            }
+            Msg::End => {
+                if !pending.is_empty() {
+                    lines.push(std::mem::take(&mut pending));
+                }
+                apply(conn, &mut lines)?;
+                return Ok(Some(PageDone {
+                    applied: total,
+                    busy,
+                }));
+            }
+            Msg::Begin(_) => {
+                return Err(ReplicaError::BadChange("a page inside a page".into()));
+            }
+        }
+    }
 }

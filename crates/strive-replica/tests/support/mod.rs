@@ -132,6 +132,11 @@ impl TestServer {
         sqlx::raw_sql(q).execute(&mut c).await.unwrap();
     }
 
+    pub async fn strings(&self, q: &str) -> Vec<String> {
+        let mut c = sqlx::PgConnection::connect(&self.owner_url).await.unwrap();
+        sqlx::query_scalar(q).fetch_all(&mut c).await.unwrap()
+    }
+
     pub async fn scalar(&self, q: &str) -> i64 {
         let mut c = sqlx::PgConnection::connect(&self.owner_url).await.unwrap();
         sqlx::query_scalar(q).fetch_one(&mut c).await.unwrap()
