@@ -202,28 +202,32 @@ fn ndjson_sql(cols: &[Vec<Column>]) -> String {
 }
 
 /// The bulk page's range: the first `limit` change numbers after `after` (index-only scans,
-/// merged), their last one, their count, and which tables they are in.
+/// merged), their last one and their count; then which tables have changes in it (one index
+/// probe each).
 fn range_sql() -> String {
-    let mut parts: Vec<String> = SYNCED
+    let branch = |table: &str, seq: &str, org: &str| {
+        format!(
+            "(SELECT {seq} AS seq FROM {table} WHERE {org} = $1 AND {seq} > $2 ORDER BY {seq} LIMIT $3)"
+        )
+    };
+    let probe = |table: &str, seq: &str, org: &str| {
+        format!(
+            "CASE WHEN EXISTS (SELECT 1 FROM {table} WHERE {org} = $1 AND {seq} > $2 AND {seq} <= r.hi) \
+             THEN '{table}' END"
+        )
+    };
+    let all = SYNCED
         .iter()
-        .map(|s| {
-            format!(
-                "(SELECT sync_seq AS seq, '{t}' AS tbl FROM {t} WHERE {org} = $1 AND sync_seq > $2 \
-                 ORDER BY sync_seq LIMIT $3)",
-                t = s.table,
-                org = s.org_col
-            )
-        })
-        .collect();
-    parts.push(
-        "(SELECT seq, 'tombstones' FROM tombstones WHERE organization_id = $1 AND seq > $2 \
-         ORDER BY seq LIMIT $3)"
-            .to_string(),
-    );
+        .map(|s| (s.table, "sync_seq", s.org_col))
+        .chain([("tombstones", "seq", "organization_id")]);
+    let branches: Vec<String> = all.clone().map(|(t, q, o)| branch(t, q, o)).collect();
+    let probes: Vec<String> = all.map(|(t, q, o)| probe(t, q, o)).collect();
     format!(
-        "SELECT coalesce(max(seq), $2), count(*), coalesce(array_agg(DISTINCT tbl), '{{}}')
-           FROM (SELECT seq, tbl FROM ({}) u ORDER BY seq LIMIT $3) page",
-        parts.join(" UNION ALL ")
+        "WITH r AS (SELECT coalesce(max(seq), $2) AS hi, count(*) AS n
+                      FROM (SELECT seq FROM ({}) u ORDER BY seq LIMIT $3) page)
+         SELECT r.hi, r.n, array_remove(ARRAY[{}]::text[], NULL) FROM r",
+        branches.join(" UNION ALL "),
+        probes.join(", ")
     )
 }
 
