@@ -3,6 +3,7 @@
 
 mod dashboard;
 mod initial_sync;
+mod push;
 mod setup;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,11 @@ enum Command {
     InitialSync {
         #[arg(long, default_value_t = 1_000_000)]
         rows: i64,
+    },
+    /// A device pushes its offline mutations vs the same rows written raw in one transaction.
+    Push {
+        #[arg(long, default_value_t = 10_000)]
+        mutations: usize,
     },
     /// The client's apply step alone, on lines made in memory.
     ApplyOnly {
@@ -68,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
         } => dashboard::run(contacts, deals, runs).await,
         Command::InitialSync { rows } => initial_sync::run(rows).await,
         Command::Serve { rows } => initial_sync::serve(rows).await,
+        Command::Push { mutations } => push::run(mutations).await,
         Command::ApplyOnly { rows } => initial_sync::apply_only(rows),
         Command::PullChild {
             base,

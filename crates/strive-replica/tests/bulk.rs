@@ -136,6 +136,14 @@ async fn bulk_pages_fill_a_replica_exactly_as_ndjson_does() {
     assert!(stats.pages > 5, "{stats:?}");
     assert_eq!(b.replica.last_seq().unwrap(), a.replica.last_seq().unwrap());
     assert_eq!(stats.deletes, 2, "two tombstones: {stats:?}");
+    // Replica C: one page, so whole tables go through the many-rows-per-statement path.
+    let mut c = server.device("ann@example.com", org_id).await;
+    let token_c = c.token.clone();
+    let one = pull::pull_all(&mut c.replica, &server.http, &server.base, &token_c, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(one.pages, 1, "{one:?}");
+    assert_eq!(c.replica.last_seq().unwrap(), a.replica.last_seq().unwrap());
 
     for (table, key, org_col) in KEYS {
         let ids = server
@@ -149,15 +157,21 @@ async fn bulk_pages_fill_a_replica_exactly_as_ndjson_does() {
             ids.len() as i64,
             "{table} in A"
         );
-        assert_eq!(
-            b.replica.count(table).unwrap(),
-            ids.len() as i64,
-            "{table} in B"
-        );
-        for id in &ids {
-            let row_a = a.replica.row_json(table, id).unwrap().expect("row in A");
-            let row_b = b.replica.row_json(table, id).unwrap().expect("row in B");
-            assert_eq!(Value::Object(row_a), Value::Object(row_b), "{table} {id}");
+        for (name, other) in [("B", &b.replica), ("C", &c.replica)] {
+            assert_eq!(
+                other.count(table).unwrap(),
+                ids.len() as i64,
+                "{table} in {name}"
+            );
+            for id in &ids {
+                let row_a = a.replica.row_json(table, id).unwrap().expect("row in A");
+                let row = other.row_json(table, id).unwrap().expect("row in B, C");
+                assert_eq!(
+                    Value::Object(row_a),
+                    Value::Object(row),
+                    "{table} {id} in {name}"
+                );
+            }
         }
     }
     let edge = b
