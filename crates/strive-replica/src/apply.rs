@@ -181,7 +181,7 @@ impl Replica {
         &mut self,
         lines: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Applied, ReplicaError> {
-        apply_lines(&mut self.conn, lines)
+        apply_lines(&mut self.conn, &self.columns, lines)
     }
 }
 
@@ -214,9 +214,9 @@ pub(crate) fn shadowing(tx: &rusqlite::Connection) -> Result<bool, ReplicaError>
 /// [`Replica::apply_lines`] on a connection.
 pub(crate) fn apply_lines<'a>(
     conn: &mut rusqlite::Connection,
+    columns: &Columns,
     lines: impl IntoIterator<Item = &'a [u8]>,
 ) -> Result<Applied, ReplicaError> {
-    let columns = columns_of(conn)?;
     let have = last_seq(conn)?;
     let tx = conn.transaction()?;
     let shadowing = shadowing(&tx)?;

@@ -14,6 +14,8 @@ pub struct Replica {
     path: PathBuf,
     /// Kept to open a second connection that applies a pull on its own thread.
     key: DbKey,
+    /// The synced tables' columns and upserts, read from the schema once it is migrated.
+    pub(crate) columns: crate::apply::Columns,
 }
 
 fn paths(dir: &Path, org: OrgId) -> (PathBuf, PathBuf) {
@@ -93,11 +95,13 @@ impl Replica {
         let mut conn = Self::raw_connection(&path, key)?;
         schema::migrate(&mut conn)?;
         restrict(&path, 0o600)?;
+        let columns = crate::apply::columns_of(&conn)?;
         Ok(Replica {
             conn,
             org,
             path,
             key: key.clone(),
+            columns,
         })
     }
 

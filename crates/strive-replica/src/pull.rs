@@ -222,7 +222,7 @@ fn run_applier(
         };
         let done = match format {
             Format::Bulk => bulk_page(&mut conn, &columns, &mut from_network)?,
-            Format::Ndjson => ndjson_page(&mut conn, &mut from_network)?,
+            Format::Ndjson => ndjson_page(&mut conn, &columns, &mut from_network)?,
         };
         // None: the network side went away mid-page (the page was rolled back).
         let Some(done) = done else { return Ok(()) };
@@ -279,6 +279,7 @@ fn bulk_page(
 
 fn ndjson_page(
     conn: &mut rusqlite::Connection,
+    columns: &Columns,
     from_network: &mut mpsc::Receiver<Msg>,
 ) -> Result<Option<PageDone>, ReplicaError> {
     let mut pending: Vec<u8> = Vec::new();
@@ -287,7 +288,7 @@ fn ndjson_page(
     let mut busy = Duration::ZERO;
     let mut apply = |conn: &mut rusqlite::Connection, lines: &mut Vec<Vec<u8>>| {
         let started = Instant::now();
-        let applied = apply::apply_lines(conn, lines.iter().map(|l| l.as_slice()))?;
+        let applied = apply::apply_lines(conn, columns, lines.iter().map(|l| l.as_slice()))?;
         lines.clear();
         total.upserts += applied.upserts;
         total.deletes += applied.deletes;
