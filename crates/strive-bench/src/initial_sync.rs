@@ -18,55 +18,36 @@ pub async fn run(rows: i64) -> anyhow::Result<()> {
         bench.org_id.clone(),
         bench.admin_url.clone(),
     );
+    println!("load average at start: {}", loadavg());
 
     let mut owner = sqlx::PgConnection::connect(&admin_url).await?;
     load(&mut owner, &org_id, rows).await?;
 
-    // Limit 1: raw COPY of the same rows out of PostgreSQL.
-    let t = Instant::now();
-    let mut copied = 0u64;
-    {
-        use futures_util::TryStreamExt;
-        let mut out = owner
-            .copy_out_raw(&format!(
-                "COPY (SELECT * FROM contacts WHERE organization_id = '{org_id}') TO STDOUT"
-            ))
-            .await?;
-        while let Some(chunk) = out.try_next().await? {
-            copied += chunk.iter().filter(|b| **b == b'\n').count() as u64;
-        }
-    }
-    let copy_rate = copied as f64 / t.elapsed().as_secs_f64();
+    // Limit 1: raw COPY of the same rows out of PostgreSQL, text and binary; the faster counts.
+    let copy_text = copy_rate(
+        &mut owner,
+        &format!("COPY (SELECT * FROM contacts WHERE organization_id = '{org_id}') TO STDOUT"),
+        rows,
+    )
+    .await?;
+    let copy_binary = copy_rate(
+        &mut owner,
+        &format!(
+        "COPY (SELECT * FROM contacts WHERE organization_id = '{org_id}') TO STDOUT (FORMAT binary)"
+    ),
+        rows,
+    )
+    .await?;
+    let copy = copy_text.max(copy_binary);
 
-    // Limit 2: raw prepared-statement insert of as many rows into a SQLCipher replica.
+    // Limit 2: raw prepared-statement insert of as many rows into a SQLCipher replica: the same
+    // schema and indexes, the same columns, the same upsert and transaction size as a pull.
     let raw_dir = tempfile::tempdir()?;
     let insert_rate = raw_sqlcipher_insert(raw_dir.path(), rows)?;
 
-    // The server's half alone: the feed read over HTTP and thrown away.
-    let t = Instant::now();
-    let mut lines = 0u64;
-    let mut after = 0i64;
-    loop {
-        let body = http
-            .get(format!("{base}/v1/orgs/{org_id}/sync/pull?after={after}"))
-            .bearer_auth(&token)
-            .send()
-            .await?
-            .error_for_status()?
-            .bytes()
-            .await?;
-        let text = String::from_utf8_lossy(&body);
-        let end: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or("{}"))?;
-        lines += text.lines().count() as u64 - 1;
-        after = end["last_seq"].as_i64().unwrap_or(after);
-        if end["more"] != json!(true) {
-            break;
-        }
-    }
-    println!(
-        "feed over HTTP, read and dropped:  {:>10.0} lines/s",
-        lines as f64 / t.elapsed().as_secs_f64()
-    );
+    // The server's half alone: the feed read over HTTP and thrown away, in both formats.
+    let ndjson = feed_rate(&http, &base, &token, &org_id, "limit=100000").await?;
+    let bulk = feed_rate(&http, &base, &token, &org_id, "limit=100000&format=bulk").await?;
 
     // The product: a fresh replica pulls everything over HTTP, in a child process.
     let client_dir = tempfile::tempdir()?;
@@ -86,10 +67,16 @@ pub async fn run(rows: i64) -> anyhow::Result<()> {
         ])
         .arg(client_dir.path());
     // Wait off the runtime: the server in this process needs every worker thread.
-    let status = tokio::task::spawn_blocking(move || child.status()).await??;
+    child.stderr(std::process::Stdio::inherit());
+    let out = tokio::task::spawn_blocking(move || child.output()).await??;
     let secs = t.elapsed().as_secs_f64();
-    anyhow::ensure!(status.success(), "the pulling client failed");
-    let peak_kib = children_peak_rss_kib();
+    anyhow::ensure!(out.status.success(), "the pulling client failed");
+    // The child's own peak RSS and CPU time (the parent's other children, such as initdb,
+    // would count in RUSAGE_CHILDREN).
+    let reported = String::from_utf8_lossy(&out.stdout);
+    let mut fields = reported.split_whitespace();
+    let peak_kib: i64 = fields.next().unwrap_or("-1").parse()?;
+    let client_cpu: f64 = fields.next().unwrap_or("0").parse()?;
     let replica = Replica::open(
         client_dir.path(),
         org_id.parse()?,
@@ -102,28 +89,91 @@ pub async fn run(rows: i64) -> anyhow::Result<()> {
         "replica has {pulled} contacts, expected {rows}"
     );
     let sync_rate = rows as f64 / secs;
-    let slower_limit = copy_rate.min(insert_rate);
+    let slower_limit = copy.min(insert_rate);
+    println!("raw COPY out of PostgreSQL, text:   {copy_text:>10.0} rows/s");
+    println!("raw COPY out of PostgreSQL, binary: {copy_binary:>10.0} rows/s");
+    println!("raw SQLCipher prepared upsert:      {insert_rate:>10.0} rows/s");
+    println!("feed over HTTP, dropped, NDJSON:    {ndjson:>10.0} rows/s");
+    println!("feed over HTTP, dropped, bulk:      {bulk:>10.0} rows/s");
     println!(
-        "raw COPY out of PostgreSQL:        {:>10.0} rows/s",
-        copy_rate
+        "initial sync into a fresh replica:  {sync_rate:>10.0} rows/s ({rows} rows in {secs:.1} s, client CPU {client_cpu:.1} s)"
     );
     println!(
-        "raw SQLCipher prepared insert:     {:>10.0} rows/s",
-        insert_rate
-    );
-    println!(
-        "initial sync into a fresh replica: {:>10.0} rows/s ({rows} rows in {secs:.1} s)",
-        sync_rate
-    );
-    println!(
-        "ratio to the slower raw limit:     {:>10.2}",
+        "ratio to the slower raw limit:      {:>10.2}",
         sync_rate / slower_limit
     );
     println!(
-        "client peak memory (max RSS):      {:>10.1} MiB",
+        "client peak memory (max RSS):       {:>10.1} MiB",
         peak_kib as f64 / 1024.0
     );
+    println!("load average at end: {}", loadavg());
     Ok(())
+}
+
+/// The machine's load average (other work on the same cores shows in every figure).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// Rows per second of a `COPY ... TO STDOUT`, read and dropped.
+async fn copy_rate(owner: &mut sqlx::PgConnection, sql: &str, rows: i64) -> anyhow::Result<f64> {
+    use futures_util::TryStreamExt;
+    let t = Instant::now();
+    let mut out = owner.copy_out_raw(sql).await?;
+    let mut messages = 0i64;
+    while out.try_next().await?.is_some() {
+        messages += 1;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    // Text: a message per row; binary: the header and the trailer come with the first and last.
+    anyhow::ensure!(
+        messages >= rows,
+        "COPY sent {messages} messages for {rows} rows"
+    );
+    Ok(rows as f64 / secs)
+}
+
+/// Changes per second of the feed (every page) read over HTTP and dropped.
+async fn feed_rate(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    org_id: &str,
+    query: &str,
+) -> anyhow::Result<f64> {
+    let t = Instant::now();
+    let (mut after, mut pages) = (0i64, 0);
+    loop {
+        let body = http
+            .get(format!(
+                "{base}/v1/orgs/{org_id}/sync/pull?after={after}&{query}"
+            ))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
+        pages += 1;
+        // The end line closes the body in both formats (after binary data in bulk).
+        let marker = br#"{"end":"#;
+        let at = body
+            .windows(marker.len())
+            .rposition(|w| w == marker)
+            .ok_or_else(|| anyhow::anyhow!("a page without its end line"))?;
+        let text = &body[at..];
+        let end: serde_json::Value = serde_json::from_slice(text)?;
+        let last = end["last_seq"].as_i64().unwrap_or(after);
+        if end["more"] != json!(true) {
+            let secs = t.elapsed().as_secs_f64();
+            // Every change number up to the last one is a live row here (one insert each).
+            let _ = pages;
+            return Ok(last as f64 / secs);
+        }
+        after = last;
+    }
 }
 
 /// `rows` contacts in the benchmark's organization, through the change-feed triggers.
@@ -184,12 +234,16 @@ pub async fn pull_child(base: &str, token: &str, org: &str, dir: &Path) -> anyho
     let t = Instant::now();
     let stats = pull::pull_all(&mut replica, &http, base, token, |_| {}).await?;
     eprintln!(
-        "client: {} rows, {} pages, {:.1} s total, {:.1} s applying",
+        "client: {} rows, {} pages, {:.1} s total, applying thread busy {:.1} s, network side \
+         waiting for it {:.1} s",
         stats.upserts,
         stats.pages,
         t.elapsed().as_secs_f64(),
-        stats.apply_time.as_secs_f64()
+        stats.apply_time.as_secs_f64(),
+        stats.wait_time.as_secs_f64(),
     );
+    let (peak_kib, cpu) = usage(libc::RUSAGE_SELF);
+    println!("{peak_kib} {cpu}");
     Ok(())
 }
 
@@ -201,19 +255,27 @@ fn raw_sqlcipher_insert(dir: &Path, rows: i64) -> anyhow::Result<f64> {
         Keychain::Disabled,
     )?;
     let t = Instant::now();
+    let cpu = usage(libc::RUSAGE_THREAD).1;
     replica.raw_insert_contacts(rows)?;
-    Ok(rows as f64 / t.elapsed().as_secs_f64())
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "raw SQLCipher upsert: {secs:.1} s, thread CPU {:.1} s",
+        usage(libc::RUSAGE_THREAD).1 - cpu
+    );
+    Ok(rows as f64 / secs)
 }
 
-fn children_peak_rss_kib() -> i64 {
+/// Peak RSS (KiB) and CPU time (user + system, seconds) of this process or thread.
+fn usage(who: libc::c_int) -> (i64, f64) {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: getrusage fills the struct we own.
-    let ok = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) } == 0;
-    if ok {
-        unsafe { usage.assume_init() }.ru_maxrss
-    } else {
-        -1
+    let ok = unsafe { libc::getrusage(who, usage.as_mut_ptr()) } == 0;
+    if !ok {
+        return (-1, 0.0);
     }
+    let u = unsafe { usage.assume_init() };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (u.ru_maxrss, secs(u.ru_utime) + secs(u.ru_stime))
 }
 
 /// The client's half alone: `rows` feed lines made in memory, applied in 10k-line batches.

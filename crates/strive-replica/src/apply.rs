@@ -275,30 +275,73 @@ pub(crate) fn apply_lines<'a>(
 }
 
 impl Replica {
-    /// The physical limit the pull is measured against: `n` synthetic contacts through one
-    /// prepared statement in one transaction, no parsing. For benchmarks only.
+    /// The physical limit the pull is measured against: `n` contacts like the benchmark's
+    /// (ordered ids, every column a pull writes) through the same prepared upsert, in
+    /// transactions of a bulk page, no network and no decoding. For benchmarks only.
     #[doc(hidden)]
     pub fn raw_insert_contacts(&mut self, n: i64) -> Result<(), ReplicaError> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut stmt = tx.prepare(
-                "INSERT INTO contacts (id, organization_id, name, email, phone, company, contact_type,
-                                       status, notes, tags, created_by, created_at, updated_at)
-                 VALUES (?1, 'o', ?2, ?3, ?4, ?5, 'PROSPECT', 'ACTIVE', ?6, '[\"lead\",\"2026\"]', 'u',
-                         '2026-11-25T00:00:00Z', '2026-11-25T00:00:00Z')",
-            )?;
-            for g in 0..n {
-                stmt.execute(rusqlite::params![
-                    format!("0190a5d2-7c3e-7000-8000-{g:012}"),
-                    format!("Contact {g}"),
-                    format!("c{g}@example.com"),
-                    format!("+1 555 01{}", g % 100),
-                    format!("Company {}", g % 977),
-                    "Met at the open house on Elm Street; wants three bedrooms and a garden.",
-                ])?;
+        let (cols, sql) = self
+            .columns
+            .get("contacts")
+            .ok_or_else(|| ReplicaError::BadChange("no contacts table".into()))?
+            .clone();
+        const NOTES: &str =
+            "Met at the open house on Elm Street; wants three bedrooms and a garden.";
+        const STATUS: [&str; 3] = ["ACTIVE", "INACTIVE", "DO_NOT_CONTACT"];
+        let mut text = String::new();
+        let mut g = 0;
+        while g < n {
+            let tx = self.conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(&sql)?;
+                let end = (g + crate::pull::BULK_PAGE).min(n);
+                while g < end {
+                    // One contact every 20 seconds from 2025-06-01, as the benchmark loads them.
+                    let t = 1_748_736_000 + g * 20;
+                    let (y, m, d) = crate::bulk::civil(t / 86_400);
+                    let r = t % 86_400;
+                    let ts = format!(
+                        "{y}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00",
+                        r / 3600,
+                        r / 60 % 60,
+                        r % 60
+                    );
+                    for (i, c) in cols.iter().enumerate() {
+                        let p = i + 1;
+                        text.clear();
+                        match c.as_str() {
+                            "id" => {
+                                use std::fmt::Write;
+                                let _ = write!(text, "0190a5d2-7c3e-7000-8000-{g:012}");
+                                stmt.raw_bind_parameter(p, text.as_str())?
+                            }
+                            "organization_id" => {
+                                stmt.raw_bind_parameter(p, "0190a5d2-7c3e-7000-8000-aaaaaaaaaaaa")?
+                            }
+                            "name" => stmt.raw_bind_parameter(p, format!("Contact {g}"))?,
+                            "email" => stmt.raw_bind_parameter(p, format!("c{g}@example.com"))?,
+                            "phone" => stmt.raw_bind_parameter(p, "+1 555 0142")?,
+                            "company" => stmt.raw_bind_parameter(p, "Company 42")?,
+                            "contact_type" => stmt.raw_bind_parameter(p, "PROSPECT")?,
+                            "status" => stmt.raw_bind_parameter(p, STATUS[g as usize % 3])?,
+                            "notes" => stmt.raw_bind_parameter(p, NOTES)?,
+                            "tags" => stmt.raw_bind_parameter(p, r#"["lead","2026"]"#)?,
+                            "created_by" => {
+                                stmt.raw_bind_parameter(p, "0190a5d2-7c3e-7000-8000-bbbbbbbbbbbb")?
+                            }
+                            "created_at" | "updated_at" => {
+                                stmt.raw_bind_parameter(p, ts.as_str())?
+                            }
+                            "sync_seq" => stmt.raw_bind_parameter(p, g)?,
+                            _ => stmt.raw_bind_parameter(p, rusqlite::types::Null)?,
+                        }
+                    }
+                    stmt.raw_execute()?;
+                    g += 1;
+                }
             }
+            tx.commit()?;
         }
-        tx.commit()?;
         Ok(())
     }
 }

@@ -660,7 +660,7 @@ fn push_json_str(out: &mut String, s: &str) {
 
 /// (year, month, day) of a day counted from 1970-01-01, proleptic Gregorian, astronomical
 /// years (0 is 1 BC). Howard Hinnant's `civil_from_days`.
-fn civil(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
