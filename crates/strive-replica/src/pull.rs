@@ -151,8 +151,15 @@ async fn fetch_pages(
 ) -> Result<PullStats, PullError> {
     let gone = || ReplicaError::BadChange("the applying thread stopped".into());
     let mut stats = PullStats::default();
+    // Pages handed to the applying thread and not reported back yet.
+    let mut outstanding = 0usize;
+    // Where the next page starts when a bulk page's first line said so; else the replica knows.
+    let mut next: Option<i64> = None;
     loop {
-        let after = replica.last_seq()?;
+        let after = match next {
+            Some(after) => after,
+            None => replica.last_seq()?,
+        };
         let url = format!(
             "{base_url}/v1/orgs/{}/sync/pull?after={after}&limit={page}&format=bulk",
             replica.org()
@@ -169,10 +176,16 @@ async fn fetch_pages(
             .send(Msg::Begin(format))
             .await
             .map_err(|_| gone())?;
+        outstanding += 1;
         let mut body = res.bytes_stream();
         let mut piece = bytes::BytesMut::new();
+        // A bulk page's first line: its last number and whether more follow.
+        let mut range: Option<(i64, bool)> = None;
         while let Some(chunk) = body.next().await {
             piece.extend_from_slice(&chunk?);
+            if bulk && range.is_none() {
+                range = page_range(&piece)?;
+            }
             if piece.len() >= PIECE {
                 let full = piece.split().freeze();
                 to_applier
@@ -188,25 +201,84 @@ async fn fetch_pages(
                 .map_err(|_| gone())?;
         }
         to_applier.send(Msg::End).await.map_err(|_| gone())?;
-        let waiting = Instant::now();
-        let done = reports.recv().await.ok_or_else(gone)?;
-        stats.wait_time += waiting.elapsed();
-        stats.upserts += done.applied.upserts;
-        stats.deletes += done.applied.deletes;
-        stats.apply_time += done.busy;
-        stats.pages += 1;
-        on_progress(&stats);
-        let Some(end) = done.applied.end else {
-            return Err(PullError::Replica(ReplicaError::BadChange(
-                "the pull ended before its last line (connection cut?)".into(),
-            )));
-        };
-        stats.last_seq = replica.last_seq()?;
-        stats.full_resync_requested |= end.full_resync;
-        if !end.more {
-            return Ok(stats);
+        while let Ok(done) = reports.try_recv() {
+            outstanding -= 1;
+            account(&mut stats, done, on_progress)?;
+        }
+        match range {
+            // Ask for the next page while the thread still applies this one (and those before).
+            Some((last, true)) => next = Some(last),
+            Some((_, false)) => break,
+            // NDJSON: the page's end is known once it is applied.
+            None => {
+                let more = wait(&mut stats, reports, &mut outstanding, on_progress).await?;
+                if !more {
+                    break;
+                }
+                next = None;
+            }
         }
     }
+    wait(&mut stats, reports, &mut outstanding, on_progress).await?;
+    stats.last_seq = replica.last_seq()?;
+    Ok(stats)
+}
+
+/// Waits for every outstanding page; whether the last one said more follow.
+async fn wait(
+    stats: &mut PullStats,
+    reports: &mut mpsc::UnboundedReceiver<PageDone>,
+    outstanding: &mut usize,
+    on_progress: &mut impl FnMut(&PullStats),
+) -> Result<bool, PullError> {
+    let waiting = Instant::now();
+    let mut more = false;
+    while *outstanding > 0 {
+        let done = reports
+            .recv()
+            .await
+            .ok_or_else(|| ReplicaError::BadChange("the applying thread stopped".into()))?;
+        *outstanding -= 1;
+        more = account(stats, done, on_progress)?;
+    }
+    stats.wait_time += waiting.elapsed();
+    Ok(more)
+}
+
+/// Adds an applied page to the totals; whether it said more follow.
+fn account(
+    stats: &mut PullStats,
+    done: PageDone,
+    on_progress: &mut impl FnMut(&PullStats),
+) -> Result<bool, PullError> {
+    let Some(end) = done.applied.end else {
+        return Err(PullError::Replica(ReplicaError::BadChange(
+            "the pull ended before its last line (connection cut?)".into(),
+        )));
+    };
+    stats.upserts += done.applied.upserts;
+    stats.deletes += done.applied.deletes;
+    stats.apply_time += done.busy;
+    stats.pages += 1;
+    stats.last_seq = stats.last_seq.max(end.last_seq);
+    stats.full_resync_requested |= end.full_resync;
+    on_progress(stats);
+    Ok(end.more)
+}
+
+/// The range a bulk page announces in its first line, once that line is all there.
+fn page_range(head: &[u8]) -> Result<Option<(i64, bool)>, PullError> {
+    let Some(n) = head.iter().position(|b| *b == b'\n') else {
+        return Ok(None);
+    };
+    #[derive(serde::Deserialize)]
+    struct Range {
+        last_seq: i64,
+        more: bool,
+    }
+    let r: Range = serde_json::from_slice(&head[..n])
+        .map_err(|e| ReplicaError::BadChange(format!("a bulk page's first line: {e}")))?;
+    Ok(Some((r.last_seq, r.more)))
 }
 
 /// The applying thread: pages in, one after another, until the channel closes.
