@@ -113,9 +113,12 @@ pub async fn pull_all_paged(
     mut on_progress: impl FnMut(&PullStats),
 ) -> Result<PullStats, PullError> {
     let conn = replica.second_connection()?;
+    let checkpointer = Checkpointer::start(replica.second_connection()?);
+    let pages = checkpointer.pages();
     let (to_applier, from_network) = mpsc::channel::<Msg>(IN_FLIGHT);
     let (report, mut reports) = mpsc::unbounded_channel::<PageDone>();
-    let applier = tokio::task::spawn_blocking(move || run_applier(conn, from_network, report));
+    let applier =
+        tokio::task::spawn_blocking(move || run_applier(conn, pages, from_network, report));
     let fetched = fetch_pages(
         replica,
         http,
@@ -132,6 +135,8 @@ pub async fn pull_all_paged(
     let applied = applier
         .await
         .map_err(|e| ReplicaError::BadChange(format!("the applying thread failed: {e}")))?;
+    // Its last checkpoint, which also empties the WAL.
+    let _ = tokio::task::spawn_blocking(move || checkpointer.finish()).await;
     match (fetched, applied) {
         // The thread's own failure is why the network side stopped.
         (Err(_), Err(e)) => Err(e.into()),
@@ -281,23 +286,120 @@ fn page_range(head: &[u8]) -> Result<Option<(i64, bool)>, PullError> {
     Ok(Some((r.last_seq, r.more)))
 }
 
+/// Pages applied between two waits for the checkpointer to catch up: the WAL holds at most about
+/// this many pages (the log starts over only when all of it is in the database file).
+const PAGES_PER_WAL: u64 = 4;
+
+/// A thread with its own connection that copies each committed page from the WAL into the
+/// database file (a checkpoint: copies and two fsyncs), so the applying thread does not stop
+/// for it after every page as SQLite's automatic checkpoint would make it.
+struct Checkpointer {
+    commits: std::sync::mpsc::Sender<u64>,
+    done: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// The applying thread's side of the [`Checkpointer`].
+struct Pages {
+    commits: std::sync::mpsc::Sender<u64>,
+    done: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
+    committed: u64,
+}
+
+impl Checkpointer {
+    fn start(conn: rusqlite::Connection) -> Self {
+        let (commits, from_applier) = std::sync::mpsc::channel::<u64>();
+        let done = std::sync::Arc::new((std::sync::Mutex::new(0u64), std::sync::Condvar::new()));
+        let reported = done.clone();
+        let thread = std::thread::spawn(move || {
+            while let Ok(mut page) = from_applier.recv() {
+                // Only the latest commit matters.
+                while let Ok(later) = from_applier.try_recv() {
+                    page = later;
+                }
+                let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                    Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                });
+                match frames {
+                    // Every frame committed by then is in the database file.
+                    Ok((log, copied)) if log == copied => {
+                        let (lock, cvar) = &*reported;
+                        if let Ok(mut d) = lock.lock() {
+                            *d = page;
+                            cvar.notify_all();
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "checkpoint during a pull failed"),
+                }
+            }
+            if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+                tracing::debug!(error = %e, "checkpoint after a pull failed");
+            }
+        });
+        Checkpointer {
+            commits,
+            done,
+            thread,
+        }
+    }
+
+    fn pages(&self) -> Pages {
+        Pages {
+            commits: self.commits.clone(),
+            done: self.done.clone(),
+            committed: 0,
+        }
+    }
+
+    /// Waits for the last checkpoint (once the applying thread's side is gone).
+    fn finish(self) {
+        drop(self.commits);
+        let _ = self.thread.join();
+    }
+}
+
+impl Pages {
+    fn committed(&mut self) {
+        self.committed += 1;
+        let _ = self.commits.send(self.committed);
+    }
+
+    /// Every few pages, waits until the WAL is all in the database file, so the next page
+    /// starts the log over instead of growing it.
+    fn before_page(&self) {
+        if self.committed == 0 || self.committed % PAGES_PER_WAL != 0 {
+            return;
+        }
+        let (lock, cvar) = &*self.done;
+        let Ok(done) = lock.lock() else { return };
+        // Bounded: a checkpoint that cannot finish (a long reader) only lets the WAL grow.
+        let _ = cvar.wait_timeout_while(done, Duration::from_secs(10), |d| *d < self.committed);
+    }
+}
+
 /// The applying thread: pages in, one after another, until the channel closes.
 fn run_applier(
     mut conn: rusqlite::Connection,
+    mut pages: Pages,
     mut from_network: mpsc::Receiver<Msg>,
     report: mpsc::UnboundedSender<PageDone>,
 ) -> Result<(), ReplicaError> {
     let columns = apply::columns_of(&conn)?;
+    // The checkpointer thread copies the WAL into the database file, not this one.
+    conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
     while let Some(msg) = from_network.blocking_recv() {
         let Msg::Begin(format) = msg else {
             return Err(ReplicaError::BadChange("a page without its start".into()));
         };
+        pages.before_page();
         let done = match format {
             Format::Bulk => bulk_page(&mut conn, &columns, &mut from_network)?,
             Format::Ndjson => ndjson_page(&mut conn, &columns, &mut from_network)?,
         };
         // None: the network side went away mid-page (the page was rolled back).
         let Some(done) = done else { return Ok(()) };
+        pages.committed();
         if report.send(done).is_err() {
             return Ok(());
         }
