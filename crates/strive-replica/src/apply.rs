@@ -262,7 +262,7 @@ pub(crate) fn apply_lines<'a>(
                     None => false,
                 };
             if !shadowed {
-                upsert_row(&tx, &columns, &table, &row)?;
+                upsert_row(&tx, columns, &table, &row)?;
             }
             out.upserts += 1;
         }

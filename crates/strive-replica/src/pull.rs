@@ -119,17 +119,13 @@ pub async fn pull_all_paged(
     let (report, mut reports) = mpsc::unbounded_channel::<PageDone>();
     let applier =
         tokio::task::spawn_blocking(move || run_applier(conn, pages, from_network, report));
-    let fetched = fetch_pages(
-        replica,
+    let feed = Feed {
         http,
         base_url,
         token,
         page,
-        &to_applier,
-        &mut reports,
-        &mut on_progress,
-    )
-    .await;
+    };
+    let fetched = fetch_pages(replica, &feed, &to_applier, &mut reports, &mut on_progress).await;
     // Closing the channel ends the thread (rolling back a page it had not finished).
     drop(to_applier);
     let applied = applier
@@ -144,12 +140,17 @@ pub async fn pull_all_paged(
     }
 }
 
+/// Where and how the pages are asked for.
+struct Feed<'a> {
+    http: &'a reqwest::Client,
+    base_url: &'a str,
+    token: &'a str,
+    page: i64,
+}
+
 async fn fetch_pages(
     replica: &mut Replica,
-    http: &reqwest::Client,
-    base_url: &str,
-    token: &str,
-    page: i64,
+    feed: &Feed<'_>,
     to_applier: &mpsc::Sender<Msg>,
     reports: &mut mpsc::UnboundedReceiver<PageDone>,
     on_progress: &mut impl FnMut(&PullStats),
@@ -166,10 +167,12 @@ async fn fetch_pages(
             None => replica.last_seq()?,
         };
         let url = format!(
-            "{base_url}/v1/orgs/{}/sync/pull?after={after}&limit={page}&format=bulk",
-            replica.org()
+            "{}/v1/orgs/{}/sync/pull?after={after}&limit={}&format=bulk",
+            feed.base_url,
+            replica.org(),
+            feed.page
         );
-        let res = http.get(&url).bearer_auth(token).send().await?;
+        let res = feed.http.get(&url).bearer_auth(feed.token).send().await?;
         let res = ok_or_refused(res).await?;
         let bulk = res
             .headers()
@@ -304,6 +307,8 @@ struct Pages {
     commits: std::sync::mpsc::Sender<u64>,
     done: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
     committed: u64,
+    /// Pages committed since the WAL was last all in the database file.
+    since_caught_up: u64,
 }
 
 impl Checkpointer {
@@ -349,6 +354,7 @@ impl Checkpointer {
             commits: self.commits.clone(),
             done: self.done.clone(),
             committed: 0,
+            since_caught_up: 0,
         }
     }
 
@@ -362,15 +368,17 @@ impl Checkpointer {
 impl Pages {
     fn committed(&mut self) {
         self.committed += 1;
+        self.since_caught_up += 1;
         let _ = self.commits.send(self.committed);
     }
 
     /// Every few pages, waits until the WAL is all in the database file, so the next page
     /// starts the log over instead of growing it.
-    fn before_page(&self) {
-        if self.committed == 0 || self.committed % PAGES_PER_WAL != 0 {
+    fn before_page(&mut self) {
+        if self.since_caught_up < PAGES_PER_WAL {
             return;
         }
+        self.since_caught_up = 0;
         let (lock, cvar) = &*self.done;
         let Ok(done) = lock.lock() else { return };
         // Bounded: a checkpoint that cannot finish (a long reader) only lets the WAL grow.
