@@ -9,7 +9,7 @@ need_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 # them), what -sys crates need to build (OpenSSL for SQLCipher, libdbus for the keychain), and a
 # D-Bus daemon with gnome-keyring (the keychain tests start their own Secret Service).
 packages=(postgresql-15 postgresql-contrib build-essential pkg-config libssl-dev ca-certificates curl
-          libdbus-1-dev dbus dbus-daemon gnome-keyring)
+          libdbus-1-dev dbus dbus-daemon gnome-keyring python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,4 +28,12 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
   fi
 fi
+# schemathesis (PyPI), which fuzzes the server through its OpenAPI description in the proof suite.
+venv=/opt/strive-venv
+if ! "$venv/bin/st" --version 2>/dev/null | grep -q "4.32.5"; then
+  echo "setup: installing schemathesis into $venv"
+  need_root python3 -m venv "$venv"
+  need_root "$venv/bin/pip" install -q --disable-pip-version-check schemathesis==4.32.5
+fi
+
 echo "setup: ok ($(cargo --version))"

@@ -2,7 +2,10 @@
 //! physical limit it is compared with. Results go to docs/benchmarks.md by hand.
 
 mod dashboard;
+mod documents;
 mod initial_sync;
+mod latency;
+mod org_move;
 mod push;
 mod setup;
 
@@ -39,6 +42,22 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         mutations: usize,
     },
+    /// Write on device A to visible on device B through the sync tasks (SSE + pull + apply).
+    Latency {
+        #[arg(long, default_value_t = 1000)]
+        writes: usize,
+    },
+    /// A document through encrypt + upload + download + decrypt on loopback vs raw AES-256-GCM.
+    Documents {
+        #[arg(long, default_value_t = 200)]
+        mb: u64,
+    },
+    /// Moving an organization of N contacts to a database on another cluster while a client
+    /// writes to it: total time and write pause, against a raw cluster-to-cluster COPY.
+    OrgMove {
+        #[arg(long, default_value_t = 100_000)]
+        contacts: i64,
+    },
     /// The client's apply step alone, on lines made in memory.
     ApplyOnly {
         #[arg(long, default_value_t = 100_000)]
@@ -66,6 +85,10 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // The server's logs (and the mover's per-table timings) when asked for.
+    if std::env::var_os("RUST_LOG").is_some() {
+        strive_server::trace::init();
+    }
     match Cli::parse().command {
         Command::Dashboard {
             contacts,
@@ -75,6 +98,9 @@ async fn main() -> anyhow::Result<()> {
         Command::InitialSync { rows } => initial_sync::run(rows).await,
         Command::Serve { rows } => initial_sync::serve(rows).await,
         Command::Push { mutations } => push::run(mutations).await,
+        Command::Latency { writes } => latency::run(writes).await,
+        Command::Documents { mb } => documents::run(mb).await,
+        Command::OrgMove { contacts } => org_move::run(contacts).await,
         Command::ApplyOnly { rows } => initial_sync::apply_only(rows),
         Command::PullChild {
             base,

@@ -158,7 +158,9 @@ entity!(
         pub action: String,
         pub entity_type: String,
         pub entity_id: uuid::Uuid,
+        /// Absent from realtime notices (they stay small); the change feed carries it.
         #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+        #[serde(default)]
         pub new_values: serde_json::Value,
         pub created_at: DateTime<Utc>,
     }
@@ -193,3 +195,82 @@ pub struct Dashboard {
     pub deal_value_avg_cents: Option<i64>,
     pub upcoming_follow_ups: Vec<FollowUp>,
 }
+
+entity!(
+    /// A device of the organization's members and how far its sync has come (admins' view).
+    pub struct DeviceState {
+        pub device_id: DeviceId,
+        pub name: String,
+        pub platform: String,
+        pub user_id: UserId,
+        pub user_name: String,
+        pub last_seen_at: DateTime<Utc>,
+        pub last_pulled_seq: i64,
+        /// How many changes the device has not pulled yet.
+        pub behind: i64,
+        pub last_pull_at: Option<DateTime<Utc>>,
+        pub last_push_at: Option<DateTime<Utc>>,
+        pub pending_count: i32,
+        pub full_resync_requested: bool,
+    }
+);
+
+entity!(
+    /// A transaction document: its current version and where it is in its review.
+    pub struct Document {
+        pub id: DocumentId,
+        pub organization_id: OrgId,
+        pub loop_id: LoopId,
+        pub original_name: String,
+        pub mime_type: String,
+        /// Plaintext bytes of the current version.
+        pub file_size: i64,
+        pub document_type: DocumentType,
+        pub status: DocumentStatus,
+        pub version: i32,
+        pub current_version_id: Option<VersionId>,
+        pub is_encrypted: bool,
+        pub uploaded_by: UserId,
+        pub submitted_at: Option<DateTime<Utc>>,
+        pub submitted_by: Option<UserId>,
+        pub reviewed_at: Option<DateTime<Utc>>,
+        pub reviewed_by: Option<UserId>,
+        pub review_note: Option<String>,
+        pub created_at: DateTime<Utc>,
+        pub updated_at: DateTime<Utc>,
+    }
+);
+
+entity!(
+    /// One version of a document (every upload of it is kept).
+    pub struct DocumentVersion {
+        pub id: VersionId,
+        pub organization_id: OrgId,
+        pub document_id: DocumentId,
+        pub version: i32,
+        pub original_name: String,
+        pub mime_type: String,
+        pub file_size: i64,
+        pub ciphertext_size: i64,
+        /// SHA-256 of the ciphertext, hex.
+        pub sha256: String,
+        pub storage_key: String,
+        pub uploaded_by: UserId,
+        pub created_at: DateTime<Utc>,
+    }
+);
+
+entity!(
+    /// A document waiting for review, with what a reviewer needs to pick it up.
+    pub struct ReviewItem {
+        pub id: DocumentId,
+        pub loop_id: LoopId,
+        pub property_address: String,
+        pub original_name: String,
+        pub document_type: DocumentType,
+        pub version: i32,
+        pub submitted_at: Option<DateTime<Utc>>,
+        pub submitted_by: Option<UserId>,
+        pub submitted_by_name: Option<String>,
+    }
+);

@@ -5,7 +5,9 @@
 use crate::error::ReplicaError;
 use crate::open::Replica;
 use crate::schema;
+use crate::time;
 use rusqlite::types::Value as Sql;
+use rusqlite::TransactionBehavior;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -20,6 +22,7 @@ pub(crate) const SYNCED: &[(&str, &str)] = &[
     ("transaction_loops", "id"),
     ("transaction_tasks", "id"),
     ("documents", "id"),
+    ("document_versions", "id"),
     ("audit_log", "id"),
     ("conflicts", "id"),
 ];
@@ -98,7 +101,8 @@ pub(crate) fn columns_of(conn: &rusqlite::Connection) -> Result<Columns, Replica
     Ok(columns)
 }
 
-/// `INSERT OR REPLACE` of one row given as a JSON object (absent columns become NULL).
+/// `INSERT OR REPLACE` of one row given as a JSON object (absent columns become NULL; instants
+/// are stored in [`time`]'s canonical form).
 pub(crate) fn upsert_row(
     tx: &rusqlite::Transaction<'_>,
     columns: &Columns,
@@ -108,7 +112,15 @@ pub(crate) fn upsert_row(
     let Some((cols, sql)) = columns.get(table) else {
         return Err(ReplicaError::BadChange(format!("unknown table {table}")));
     };
-    let values = cols.iter().map(|c| to_sql(row.get(c)));
+    let values = cols.iter().map(|c| {
+        let v = row.get(c);
+        match v {
+            Some(Value::String(t)) if time::is_time_column(c) => {
+                time::normalize(t).map_or_else(|| to_sql(v), Sql::Text)
+            }
+            _ => to_sql(v),
+        }
+    });
     tx.prepare_cached(sql)?
         .execute(rusqlite::params_from_iter(values))?;
     Ok(())
@@ -137,12 +149,36 @@ pub(crate) fn read_row(
     let mut stmt = tx.prepare_cached(&format!("SELECT * FROM {table} WHERE {key} = ?1"))?;
     let names: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
     let mut rows = stmt.query([id])?;
-    let Some(r) = rows.next()? else {
-        return Ok(None);
-    };
+    match rows.next()? {
+        Some(r) => Ok(Some(row_json(&names, r)?)),
+        None => Ok(None),
+    }
+}
+
+/// Every live row of a synced table as JSON objects, in key order (diagnostics, proof suites).
+pub(crate) fn read_all(
+    conn: &rusqlite::Connection,
+    table: &str,
+) -> Result<Vec<serde_json::Map<String, Value>>, ReplicaError> {
+    let key =
+        key_of(table).ok_or_else(|| ReplicaError::BadChange(format!("unknown table {table}")))?;
+    let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {key}"))?;
+    let names: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(row_json(&names, r)?);
+    }
+    Ok(out)
+}
+
+fn row_json(
+    names: &[String],
+    r: &rusqlite::Row<'_>,
+) -> Result<serde_json::Map<String, Value>, ReplicaError> {
+    use rusqlite::types::ValueRef;
     let mut map = serde_json::Map::new();
     for (i, n) in names.iter().enumerate() {
-        use rusqlite::types::ValueRef;
         let v = match r.get_ref(i)? {
             ValueRef::Null => Value::Null,
             ValueRef::Integer(x) => Value::from(x),
@@ -152,7 +188,7 @@ pub(crate) fn read_row(
         };
         map.insert(n.clone(), v);
     }
-    Ok(Some(map))
+    Ok(map)
 }
 
 /// A server change for a row with unsettled local writes goes to its shadow, not the live row.
@@ -218,7 +254,7 @@ pub(crate) fn apply_lines<'a>(
     lines: impl IntoIterator<Item = &'a [u8]>,
 ) -> Result<Applied, ReplicaError> {
     let have = last_seq(conn)?;
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let shadowing = shadowing(&tx)?;
     let mut out = Applied::default();
     let mut last = have;
@@ -291,7 +327,9 @@ impl Replica {
         let mut text = String::new();
         let mut g = 0;
         while g < n {
-            let tx = self.conn.transaction()?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
                 let mut stmt = tx.prepare_cached(&sql)?;
                 let end = (g + crate::pull::BULK_PAGE).min(n);
@@ -301,7 +339,7 @@ impl Replica {
                     let (y, m, d) = crate::bulk::civil(t / 86_400);
                     let r = t % 86_400;
                     let ts = format!(
-                        "{y}-{m:02}-{d:02}T{:02}:{:02}:{:02}+00:00",
+                        "{y}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000000Z",
                         r / 3600,
                         r / 60 % 60,
                         r % 60

@@ -3,8 +3,9 @@
 //! columns followed by PostgreSQL's binary `COPY` data of its rows; then the end line.
 //!
 //! Each column is decoded straight into the replica's prepared upsert, and stored exactly as the
-//! NDJSON feed would store it (PostgreSQL's JSON rendering of the value: RFC 3339 times in UTC,
-//! lists as JSON text, ...), so a replica is the same whichever format filled it. A page is one
+//! NDJSON feed would store it (PostgreSQL's JSON rendering of the value, lists as JSON text, ...;
+//! instants in `*_at` columns in [`crate::time`]'s canonical form, written directly), so a
+//! replica is the same whichever format filled it. A page is one
 //! SQLite transaction: its tables come one after another, not in sequence order, so its
 //! `last_seq` is recorded only with the whole page.
 
@@ -77,6 +78,8 @@ struct Field {
     name: String,
     ty: Ty,
     param: Option<usize>,
+    /// An instant column ([`crate::time::is_time_column`]): stored in canonical form.
+    time: bool,
 }
 
 enum Section {
@@ -230,6 +233,7 @@ impl<'c> BulkPage<'c> {
                         .map(|(name, ty)| {
                             Ok(Field {
                                 param: names.iter().position(|n| n == name).map(|i| i + 1),
+                                time: crate::time::is_time_column(name),
                                 name: name.clone(),
                                 ty: Ty::parse(ty)?,
                             })
@@ -378,7 +382,7 @@ impl Rows {
                     for (i, f) in fields.iter().enumerate() {
                         let v = match self.field(tuple, i) {
                             None => Value::Null,
-                            Some(b) => decode(f.ty, b, &mut self.scratch)?.to_json(),
+                            Some(b) => decode_field(f, b, &mut self.scratch)?.to_json(),
                         };
                         row.insert(f.name.clone(), v);
                     }
@@ -391,7 +395,7 @@ impl Rows {
             let Some(p) = f.param else { continue };
             match self.field(tuple, i) {
                 None => stmt.raw_bind_parameter(p, Null)?,
-                Some(b) => match decode(f.ty, b, &mut self.scratch)? {
+                Some(b) => match decode_field(f, b, &mut self.scratch)? {
                     Val::Null => stmt.raw_bind_parameter(p, Null)?,
                     Val::Int(x) => stmt.raw_bind_parameter(p, x)?,
                     Val::Real(x) => stmt.raw_bind_parameter(p, x)?,
@@ -469,6 +473,68 @@ impl Val<'_> {
 /// Microseconds and days from 1970-01-01 to PostgreSQL's epoch, 2000-01-01.
 const PG_EPOCH_DAYS: i64 = 10_957;
 const US_PER_DAY: i64 = 86_400_000_000;
+
+/// [`decode`], with an instant column's value in canonical form (as [`apply::upsert_row`] stores
+/// what the NDJSON feed sends).
+fn decode_field<'a>(
+    f: &Field,
+    b: &'a [u8],
+    scratch: &'a mut String,
+) -> Result<Val<'a>, ReplicaError> {
+    if !f.time {
+        return decode(f.ty, b, scratch);
+    }
+    if f.ty == Ty::Timestamptz {
+        let us = i64::from_be_bytes(
+            b.try_into()
+                .map_err(|_| bad(format!("a Timestamptz of {} bytes", b.len())))?,
+        );
+        if push_canonical(scratch, us) {
+            return Ok(Val::Text(scratch));
+        }
+    }
+    let normalized = match decode(f.ty, b, scratch)? {
+        Val::Text(t) => crate::time::normalize(t),
+        _ => None,
+    };
+    match normalized {
+        Some(c) => {
+            *scratch = c;
+            Ok(Val::Text(scratch))
+        }
+        None => decode(f.ty, b, scratch),
+    }
+}
+
+/// `us` (microseconds from PostgreSQL's epoch) as `YYYY-MM-DDTHH:MM:SS.ffffffZ` in `out`, the
+/// canonical form of [`crate::time`]; false (and `out` unspecified) for instants that form has
+/// no spelling for (infinities, years outside 1..=9999), which are stored as PostgreSQL spells
+/// them.
+fn push_canonical(out: &mut String, us: i64) -> bool {
+    if us == i64::MAX || us == i64::MIN {
+        return false;
+    }
+    let (days, rem) = (us.div_euclid(US_PER_DAY), us.rem_euclid(US_PER_DAY));
+    let (y, m, d) = civil(days + PG_EPOCH_DAYS);
+    if !(1..=9999).contains(&y) {
+        return false;
+    }
+    out.clear();
+    push_date(out, y, m, d);
+    out.push('T');
+    let (secs, frac) = (rem / 1_000_000, rem % 1_000_000);
+    push2(out, (secs / 3600) as u32);
+    out.push(':');
+    push2(out, (secs / 60 % 60) as u32);
+    out.push(':');
+    push2(out, (secs % 60) as u32);
+    out.push('.');
+    push2(out, (frac / 10_000) as u32);
+    push2(out, (frac / 100 % 100) as u32);
+    push2(out, (frac % 100) as u32);
+    out.push('Z');
+    true
+}
 
 /// One column's binary value as the replica stores it: what the NDJSON feed's JSON for it
 /// becomes. Text that has to be made is made in `scratch`.
@@ -736,6 +802,42 @@ mod tests {
             text(Ty::Date, &(-730_120i32).to_be_bytes()),
             "0001-12-31 BC"
         );
+    }
+
+    #[test]
+    fn instant_columns_are_stored_in_canonical_form() {
+        let field = |ty| Field {
+            name: "created_at".into(),
+            ty,
+            param: None,
+            time: true,
+        };
+        let canon = |ty, b: &[u8]| {
+            let mut s = String::new();
+            match decode_field(&field(ty), b, &mut s).unwrap() {
+                Val::Text(t) => t.to_string(),
+                other => panic!("{other:?}"),
+            }
+        };
+        let us = |v: i64| v.to_be_bytes();
+        for v in [
+            0,
+            123_450_000,
+            -1,
+            851_558_400_123_456,
+            i64::MAX,
+            -63_200_000_000_000_000,
+        ] {
+            let pg = text(Ty::Timestamptz, &us(v));
+            let want = crate::time::normalize(&pg).unwrap_or(pg);
+            assert_eq!(canon(Ty::Timestamptz, &us(v)), want, "{v}");
+        }
+        assert_eq!(
+            canon(Ty::Timestamptz, &us(123_450_000)),
+            "2000-01-01T00:02:03.450000Z"
+        );
+        // Without a time zone PostgreSQL's spelling is no RFC 3339 instant: left as it is.
+        assert_eq!(canon(Ty::Timestamp, &us(0)), "2000-01-01T00:00:00");
     }
 
     #[test]

@@ -105,6 +105,31 @@ pub fn unwrap(w: &WrappedKey, password: &str) -> Result<DbKey, ReplicaError> {
     Ok(DbKey(key))
 }
 
+/// Encrypts a small secret (the account's tokens) under `key`: nonce || AES-256-GCM ciphertext.
+pub fn seal(key: &DbKey, plain: &[u8]) -> Result<Vec<u8>, ReplicaError> {
+    let mut nonce = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let cipher =
+        Aes256Gcm::new_from_slice(&key.0).map_err(|e| ReplicaError::Corrupt(e.to_string()))?;
+    let ct = cipher
+        .encrypt(Nonce::from_slice(&nonce), plain)
+        .map_err(|_| ReplicaError::Corrupt("encryption failed".into()))?;
+    Ok([nonce.as_slice(), &ct].concat())
+}
+
+/// The inverse of [`seal`]; a wrong key or a changed byte is `Corrupt`.
+pub fn unseal(key: &DbKey, sealed: &[u8]) -> Result<Vec<u8>, ReplicaError> {
+    if sealed.len() < 12 {
+        return Err(ReplicaError::Corrupt("sealed data is truncated".into()));
+    }
+    let (nonce, ct) = sealed.split_at(12);
+    let cipher =
+        Aes256Gcm::new_from_slice(&key.0).map_err(|e| ReplicaError::Corrupt(e.to_string()))?;
+    cipher
+        .decrypt(Nonce::from_slice(nonce), ct)
+        .map_err(|_| ReplicaError::Corrupt("sealed data does not decrypt".into()))
+}
+
 /// Where the key may be kept besides the wrapped file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Keychain {
@@ -165,6 +190,15 @@ mod tests {
             unwrap(&w, "hunter3 hunter3"),
             Err(ReplicaError::WrongPassword)
         ));
+        let sealed = seal(&key, b"refresh-token").unwrap();
+        assert_eq!(unseal(&key, &sealed).unwrap(), b"refresh-token");
+        let mut tampered = sealed.clone();
+        tampered[20] ^= 1;
+        assert!(matches!(
+            unseal(&key, &tampered),
+            Err(ReplicaError::Corrupt(_))
+        ));
+        assert!(unseal(&DbKey::generate(), &sealed).is_err());
         let json = serde_json::to_string(&w).unwrap();
         assert!(
             !json.contains(&hex::encode(key.0)),

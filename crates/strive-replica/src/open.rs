@@ -12,7 +12,8 @@ pub struct Replica {
     pub(crate) conn: Connection,
     org: OrgId,
     path: PathBuf,
-    /// Kept to open a second connection that applies a pull on its own thread.
+    /// Kept to open more connections to the same file ([`Replica::reopen`], and the one that
+    /// applies a pull on its own thread); SQLCipher holds it in memory anyway.
     key: DbKey,
     /// The synced tables' columns and upserts, read from the schema once it is migrated.
     pub(crate) columns: crate::apply::Columns,
@@ -119,10 +120,17 @@ impl Replica {
         }
         // A 64 MiB page cache: with SQLCipher every page that leaves the cache is encrypted and
         // every page that comes back decrypted, and the 2 MiB default thrashes on large syncs.
+        // The sync task and the UI each hold a connection; a writer waits for the other's
+        // transaction (at most one apply batch) instead of failing. Every write transaction
+        // begins IMMEDIATE: a deferred one that read first could not wait for the other writer
+        // and would fail at once with SQLITE_BUSY.
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;
              PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
         )?;
+        crate::time::register(&conn)?;
+        crate::read::register(&conn)?;
         Ok(conn)
     }
 
@@ -130,6 +138,32 @@ impl Replica {
     /// one waits (WAL: it sees the other's commits as they happen).
     pub(crate) fn second_connection(&self) -> Result<Connection, ReplicaError> {
         Self::raw_connection(&self.path, &self.key)
+    }
+
+    /// A second connection to the same replica (the sync task writes through its own while the
+    /// UI reads and writes through another; WAL lets readers go on during a sync).
+    pub fn reopen(&self) -> Result<Self, ReplicaError> {
+        Self::connect(self.path.clone(), self.org, &self.key)
+    }
+
+    /// Deletes this device's copy of `org` (database, WAL, wrapped key, keychain entry).
+    pub fn destroy(dir: &Path, org: OrgId, keychain: Keychain) -> Result<(), ReplicaError> {
+        let (db, keyfile) = paths(dir, org);
+        let wal = db.with_extension("db-wal");
+        let shm = db.with_extension("db-shm");
+        for f in [db, wal, shm, keyfile] {
+            match std::fs::remove_file(&f) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+        }
+        Self::forget_key(org, keychain);
+        Ok(())
+    }
+
+    /// Removes the replica's key from the keychain; the password opens it again.
+    pub fn forget_key(org: OrgId, keychain: Keychain) {
+        keychain.forget(&keychain_name(org));
     }
 
     pub fn org(&self) -> OrgId {
@@ -152,6 +186,40 @@ impl Replica {
         id: &str,
     ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, ReplicaError> {
         crate::apply::read_row(&self.conn, table, id)
+    }
+
+    /// The ids of `table` that begin or end with `fragment` (at most 2: one means the fragment
+    /// names a row unambiguously). Lets people type a short id: UUIDv7s begin with their
+    /// creation time, so lists show their random last characters.
+    pub fn ids_matching(&self, table: &str, fragment: &str) -> Result<Vec<String>, ReplicaError> {
+        let key = crate::apply::key_of(table)
+            .ok_or_else(|| ReplicaError::BadChange(format!("unknown table {table}")))?;
+        let fragment = fragment.to_ascii_lowercase();
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {key} FROM {table}
+              WHERE ({key} >= ?1 AND {key} < ?1 || 'g') OR substr({key}, -length(?1)) = ?1
+              ORDER BY {key} LIMIT 2"
+        ))?;
+        let ids = stmt
+            .query_map([fragment], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
+    /// SQLite's own consistency check of the file ("ok" when sound); for diagnostics and the
+    /// crash suites.
+    pub fn integrity_check(&self) -> Result<String, ReplicaError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+
+    /// Every live row of a synced table as JSON, in key order (diagnostics, proof suites).
+    pub fn rows_json(
+        &self,
+        table: &str,
+    ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, ReplicaError> {
+        crate::apply::read_all(&self.conn, table)
     }
 
     /// Counts rows of a synced table (status screens, tests).

@@ -9,9 +9,10 @@
 
 use crate::apply::{self, Applied, Columns};
 use crate::bulk::BulkPage;
-use crate::error::ReplicaError;
+use crate::error::{ReplicaError, SyncError};
 use crate::open::Replica;
 use futures_util::StreamExt;
+use rusqlite::TransactionBehavior;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -47,29 +48,18 @@ pub struct PullStats {
 }
 
 /// The response if the server accepted the request, else its typed refusal.
-pub(crate) async fn ok_or_refused(res: reqwest::Response) -> Result<reqwest::Response, PullError> {
+pub(crate) async fn ok_or_refused(res: reqwest::Response) -> Result<reqwest::Response, SyncError> {
     if res.status().is_success() {
         return Ok(res);
     }
     let status = res.status().as_u16();
     let body: serde_json::Value = res.json().await.unwrap_or_default();
-    Err(PullError::Refused {
+    let text = |k: &str| body[k].as_str().map(str::to_string);
+    Err(SyncError::Refused {
         status,
-        message: body["message"]
-            .as_str()
-            .unwrap_or("no reason given")
-            .to_string(),
+        code: text("code").unwrap_or_else(|| format!("http_{status}")),
+        message: text("message").unwrap_or_else(|| "no reason given".into()),
     })
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PullError {
-    #[error("the server could not be reached: {0}")]
-    Network(#[from] reqwest::Error),
-    #[error("the server refused the pull ({status}): {message}")]
-    Refused { status: u16, message: String },
-    #[error(transparent)]
-    Replica(#[from] ReplicaError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +89,7 @@ pub async fn pull_all(
     base_url: &str,
     token: &str,
     on_progress: impl FnMut(&PullStats),
-) -> Result<PullStats, PullError> {
+) -> Result<PullStats, SyncError> {
     pull_all_paged(replica, http, base_url, token, BULK_PAGE, on_progress).await
 }
 
@@ -111,7 +101,7 @@ pub async fn pull_all_paged(
     token: &str,
     page: i64,
     mut on_progress: impl FnMut(&PullStats),
-) -> Result<PullStats, PullError> {
+) -> Result<PullStats, SyncError> {
     let conn = replica.second_connection()?;
     let checkpointer = Checkpointer::start(replica.second_connection()?);
     let pages = checkpointer.pages();
@@ -154,7 +144,7 @@ async fn fetch_pages(
     to_applier: &mpsc::Sender<Msg>,
     reports: &mut mpsc::UnboundedReceiver<PageDone>,
     on_progress: &mut impl FnMut(&PullStats),
-) -> Result<PullStats, PullError> {
+) -> Result<PullStats, SyncError> {
     let gone = || ReplicaError::BadChange("the applying thread stopped".into());
     let mut stats = PullStats::default();
     // Pages handed to the applying thread and not reported back yet.
@@ -229,6 +219,7 @@ async fn fetch_pages(
     }
     wait(&mut stats, reports, &mut outstanding, on_progress).await?;
     stats.last_seq = replica.last_seq()?;
+    replica.remeasure(stats.upserts + stats.deletes)?;
     Ok(stats)
 }
 
@@ -238,7 +229,7 @@ async fn wait(
     reports: &mut mpsc::UnboundedReceiver<PageDone>,
     outstanding: &mut usize,
     on_progress: &mut impl FnMut(&PullStats),
-) -> Result<bool, PullError> {
+) -> Result<bool, SyncError> {
     let waiting = Instant::now();
     let mut more = false;
     while *outstanding > 0 {
@@ -258,9 +249,9 @@ fn account(
     stats: &mut PullStats,
     done: PageDone,
     on_progress: &mut impl FnMut(&PullStats),
-) -> Result<bool, PullError> {
+) -> Result<bool, SyncError> {
     let Some(end) = done.applied.end else {
-        return Err(PullError::Replica(ReplicaError::BadChange(
+        return Err(SyncError::Replica(ReplicaError::BadChange(
             "the pull ended before its last line (connection cut?)".into(),
         )));
     };
@@ -275,7 +266,7 @@ fn account(
 }
 
 /// The range a bulk page announces in its first line, once that line is all there.
-fn page_range(head: &[u8]) -> Result<Option<(i64, bool)>, PullError> {
+fn page_range(head: &[u8]) -> Result<Option<(i64, bool)>, SyncError> {
     let Some(n) = head.iter().position(|b| *b == b'\n') else {
         return Ok(None);
     };
@@ -511,5 +502,29 @@ fn ndjson_page(
                 return Err(ReplicaError::BadChange("a page inside a page".into()));
             }
         }
+    }
+}
+
+impl Replica {
+    /// Forgets the server's data so the next pull starts from 0 (an admin asked for a full
+    /// re-sync). Rows with unsettled local writes stay, their server versions unknown until the
+    /// pull brings them again; the outbox is untouched, so no local work is lost.
+    pub fn reset_for_full_resync(&mut self) -> Result<(), ReplicaError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (table, key) in crate::apply::SYNCED {
+            tx.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE NOT EXISTS
+                       (SELECT 1 FROM shadows s WHERE s.tbl = '{table}' AND s.id = {table}.{key})"
+                ),
+                [],
+            )?;
+        }
+        tx.execute("UPDATE shadows SET row = NULL", [])?;
+        tx.execute("DELETE FROM sync_state WHERE key = 'last_seq'", [])?;
+        tx.commit()?;
+        Ok(())
     }
 }

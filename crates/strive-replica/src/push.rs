@@ -2,9 +2,11 @@
 
 use crate::apply::{delete_row, upsert_row};
 use crate::error::ReplicaError;
+use crate::error::SyncError;
 use crate::open::Replica;
-use crate::pull::{self, PullError, PullStats};
+use crate::pull::{self, PullStats};
 use rusqlite::params;
+use rusqlite::TransactionBehavior;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -42,7 +44,7 @@ pub async fn push_pending(
     http: &reqwest::Client,
     base_url: &str,
     token: &str,
-) -> Result<PushStats, PullError> {
+) -> Result<PushStats, SyncError> {
     let mut stats = PushStats::default();
     loop {
         let batch = replica.pending_batch(PUSH_BATCH)?;
@@ -76,11 +78,21 @@ pub async fn sync_once(
     base_url: &str,
     token: &str,
     on_progress: impl FnMut(&PullStats),
-) -> Result<(PushStats, PullStats), PullError> {
+) -> Result<(PushStats, PullStats), SyncError> {
+    // A document's ciphertext goes up before the mutation that records it.
+    crate::transfer::upload_pending(replica, http, base_url, token, |_| {}).await?;
     let pushed = push_pending(replica, http, base_url, token).await?;
     let pulled = pull::pull_all(replica, http, base_url, token, on_progress).await?;
     replica.release_settled()?;
-    replica.set_state_value("last_sync_at", &chrono::Utc::now().to_rfc3339())?;
+    // Pinned documents stay readable offline: fetch new versions now (best effort; the next
+    // round tries again).
+    if let Err(e) = crate::transfer::fetch_pinned(replica, http, base_url, token).await {
+        tracing::warn!(error = %e, "could not fetch a pinned document");
+    }
+    replica.set_state_value(
+        "last_sync_at",
+        &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )?;
     Ok((pushed, pulled))
 }
 
@@ -101,7 +113,9 @@ impl Replica {
     }
 
     fn record_results(&mut self, results: &[PushResult]) -> Result<(u64, u64), ReplicaError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (mut applied, mut rejected) = (0, 0);
         for r in results {
             match r {
@@ -119,7 +133,8 @@ impl Replica {
                 } => {
                     tx.execute(
                         "INSERT OR REPLACE INTO rejections (client_seq, mutation, code, message)
-                         SELECT client_seq, mutation, ?2, ?3 FROM outbox WHERE client_seq = ?1",
+                         SELECT client_seq, json_remove(mutation, '$.args.data_key'), ?2, ?3
+                           FROM outbox WHERE client_seq = ?1",
                         params![client_seq, code, message],
                     )?;
                     tx.execute(
@@ -138,7 +153,9 @@ impl Replica {
     /// server version again (which by now includes applied changes and excludes rejected ones).
     pub fn release_settled(&mut self) -> Result<u64, ReplicaError> {
         let columns = &self.columns;
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let settled: Vec<(i64, String)> = {
             let mut stmt = tx.prepare("SELECT client_seq, touched FROM outbox WHERE state <> 'pending' ORDER BY client_seq")?;
             let rows = stmt

@@ -1,18 +1,23 @@
 //! Replica migrations, embedded at build time and applied in order when a replica opens.
-//! `PRAGMA user_version` records how many have been applied.
+//! `PRAGMA user_version` records how many have been applied. Migrations may call the SQL
+//! functions the connection registers first (`strive_time`, see [`crate::time`]).
 
 use rusqlite::Connection;
+use rusqlite::TransactionBehavior;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/replica/0001_init.sql"),
     include_str!("../../../migrations/replica/0002_versions_and_conflicts.sql"),
+    include_str!("../../../migrations/replica/0003_canonical_instants.sql"),
+    include_str!("../../../migrations/replica/0004_read_indexes.sql"),
+    include_str!("../../../migrations/replica/0005_documents.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let applied: usize =
         conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let tx = conn.transaction()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;

@@ -3,8 +3,9 @@
 //! replica opening with no password because its key is in the keychain.
 
 use std::process::{Command, Stdio};
-use strive_domain::OrgId;
-use strive_replica::{Keychain, Replica};
+use strive_domain::{DeviceId, GlobalRole, OrgId, UserId};
+use strive_replica::account::{Account, Profile, Tokens};
+use strive_replica::{Keychain, Replica, ReplicaError};
 
 fn start_secret_service(home: &std::path::Path) -> u32 {
     let out = Command::new("dbus-daemon")
@@ -67,6 +68,66 @@ fn key_in_the_keychain_opens_the_replica_without_a_password() {
         entry.get_password().unwrap(),
         "00".repeat(32),
         "the right key is put back"
+    );
+
+    // The signed-in account: its tokens open with the keychain alone, and signing out takes
+    // every key out of the keychain.
+    let profile = Profile {
+        server_url: "https://strive.example.com".into(),
+        email: "ann@example.com".into(),
+        user_id: UserId::new(),
+        device_id: DeviceId::new(),
+        device_name: "laptop".into(),
+        global_role: GlobalRole::User,
+        organizations: Vec::new(),
+        current_org: Some(org),
+    };
+    let tokens = Tokens {
+        access_token: "access-marker-7f3a".into(),
+        access_expires_at: 0,
+        refresh_token: "refresh-marker-9c1e".into(),
+    };
+    Account::create(
+        dir.path(),
+        profile.clone(),
+        &tokens,
+        "a long password",
+        Keychain::System,
+    )
+    .unwrap();
+    let sealed = std::fs::read(dir.path().join("account.tokens")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&sealed).contains("marker"),
+        "tokens are sealed on disk"
+    );
+    let account = Account::unlock(dir.path(), None, Keychain::System).expect("keychain unlocks");
+    assert_eq!(
+        account.tokens().unwrap().refresh_token,
+        "refresh-marker-9c1e"
+    );
+    let mut with_org = account;
+    with_org.profile.organizations = vec![strive_domain::entities::Membership {
+        organization_id: org,
+        name: "Acme".into(),
+        slug: "acme".into(),
+        role: strive_domain::OrgRole::Owner,
+        tier: strive_domain::Tier::Free,
+    }];
+    with_org.forget(false).unwrap();
+    assert!(
+        entry.get_password().is_err(),
+        "the replica key left the keychain"
+    );
+    assert!(matches!(
+        Account::unlock(dir.path(), None, Keychain::System),
+        Err(ReplicaError::SignedOut)
+    ));
+    assert!(
+        matches!(
+            Replica::open(dir.path(), org, None, Keychain::System),
+            Err(ReplicaError::PasswordNeeded)
+        ),
+        "after signing out the replica needs the password again"
     );
 
     let _ = Command::new("kill").arg(bus.to_string()).status();

@@ -28,9 +28,21 @@ pub enum ApiError {
     Invalid(ValidationError),
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
+    /// A refusal with its own code (documents: `document_too_large`, `checksum_mismatch`,
+    /// `url_expired`, ...), so each way to fail is told apart by machines and people.
+    #[error("{message}")]
+    Coded {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
     /// An onboarding answer: the caller is signed in but belongs to no organization yet.
     #[error("Create or join an organization to continue")]
     NeedsOrganization,
+    /// The organization's writes are paused for a moment while it moves to another database.
+    /// Retryable: 503 with `Retry-After`; nothing was changed.
+    #[error("This organization is moving to another server; try again in a moment")]
+    OrgMoving,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -50,8 +62,23 @@ impl ApiError {
         ApiError::NotFound(format!("{what} not found"))
     }
 
+    pub fn coded(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Coded {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Not the request's fault and worth sending again as it is (a pushed mutation that meets
+    /// this is not rejected: the batch stops and the device retries it).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ApiError::Internal(_) | ApiError::OrgMoving)
+    }
+
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
+            ApiError::Coded { status, code, .. } => (*status, code),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(d) => (
@@ -71,6 +98,7 @@ impl ApiError {
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::NeedsOrganization => (StatusCode::FORBIDDEN, "needs_organization"),
+            ApiError::OrgMoving => (StatusCode::SERVICE_UNAVAILABLE, "org_moving"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -85,6 +113,13 @@ impl From<ValidationError> for ApiError {
 impl From<Denied> for ApiError {
     fn from(d: Denied) -> Self {
         ApiError::Forbidden(d)
+    }
+}
+
+/// The server's own files (uploads, blobs): a failure there is ours, never the client's.
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        ApiError::Internal(anyhow::Error::new(e).context("file system"))
     }
 }
 
@@ -108,7 +143,7 @@ fn classify_db_error(e: sqlx::Error) -> ApiError {
                     "identities_email_key" | "users_email_key" => {
                         "An account with this email already exists".into()
                     }
-                    "organizations_slug_key" => {
+                    "organizations_slug_key" | "org_directory_slug_key" => {
                         "An organization with this slug already exists; choose another".into()
                     }
                     c if c.ends_with("_pkey") => "A record with this id already exists".into(),
@@ -165,6 +200,7 @@ impl IntoResponse for ApiError {
         };
         let retry = match self {
             ApiError::TooManyRequests { retry_after, .. } => Some(retry_after),
+            ApiError::OrgMoving => Some(1),
             _ => None,
         };
         let mut res = (

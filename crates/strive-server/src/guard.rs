@@ -1,13 +1,16 @@
 //! The guarded action pipeline (the platform's Pattern 1), the one road every request takes:
 //!
-//! authenticate -> tier -> global role -> org role -> validate -> tenant transaction
+//! authenticate -> route -> tier -> global role -> org role -> validate -> tenant transaction
 //! (`app.org_id` set locally) -> execute -> audit -> commit, with typed errors at each step.
 //!
 //! Handlers never see the pool: the only way to a tenant transaction is through [`read`],
-//! [`mutate`] or [`authorize`], which run the checks first.
+//! [`mutate`] or [`authorize`], which run the checks first. The transaction is in the database
+//! the organization lives in ([`crate::tenants`]); while the organization is being switched to
+//! another database the pipeline answers [`ApiError::OrgMoving`] (503, retry in a moment).
 
-use crate::db::{self, Tx};
+use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
+use crate::tenants::registry::DEFAULT_DB;
 use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -16,7 +19,9 @@ use sqlx::PgConnection;
 use std::future::Future;
 use std::pin::Pin;
 use strive_domain::permissions::{check, Action, OrgRule};
-use strive_domain::{DeviceId, GlobalRole, OrgId, OrgRole, Tier, UserId, ValidationError};
+use strive_domain::{
+    DeviceId, GlobalRole, OrgId, OrgRole, Tier, UserId, ValidationError, VersionId,
+};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -101,33 +106,76 @@ impl Audit {
 pub struct Authorized {
     pub ctx: Ctx,
     state: AppState,
+    /// The database the organization lives in.
+    db: String,
 }
 
 impl Authorized {
     /// Another transaction in the same tenant context (for reads that run concurrently).
     pub async fn tenant_tx(&self) -> ApiResult<Tx> {
-        Ok(db::begin_tenant(self.state.pool(), self.ctx.org, self.ctx.user).await?)
+        self.state
+            .tenants()
+            .begin_in(&self.db, self.ctx.org, self.ctx.user)
+            .await
     }
 }
 
-/// Authenticate, create the profile on first sight, then check tier, global role and org role.
-/// Returns the transaction, now bound to the organization.
+/// Authenticate, create the profile on first sight, route to the organization's database,
+/// then check tier, global role and org role. Returns the transaction, now bound to the
+/// organization.
 pub async fn authorize(
     state: &AppState,
     caller: &Caller,
     org: OrgId,
     action: Action,
 ) -> ApiResult<(Authorized, Tx)> {
-    let mut tx = db::begin_personal(state.pool(), caller.user).await?;
-    let standing = match standing(&mut tx, caller.user, org).await? {
-        Some(s) => s,
-        None => {
-            ensure_profile(&mut tx, caller.user).await?;
-            standing(&mut tx, caller.user, org)
-                .await?
-                .ok_or_else(|| ApiError::Unauthorized("This account no longer exists".into()))?
+    let tenants = state.tenants();
+    let mut db = tenants.guess(org).await?;
+    let mut routed = None;
+    for _ in 0..3 {
+        // The gate first, then the directory: see `crate::tenants`.
+        let mut tx = tenants.begin_gated(&db, org, caller.user, false).await?;
+        let standing = match standing(state, &mut tx, &db, caller.user, org).await? {
+            Some(s) => s,
+            // First sight of this person: the profile is made in this transaction, so a refused
+            // request leaves nothing behind.
+            None if db == DEFAULT_DB => {
+                ensure_profile(&mut tx, caller.user).await?;
+                standing(state, &mut tx, &db, caller.user, org)
+                    .await?
+                    .ok_or_else(|| ApiError::Unauthorized("This account no longer exists".into()))?
+            }
+            // Elsewhere, someone without a profile belongs to no organization (becoming a
+            // member makes the profile): judge them as such, without writing anything.
+            None => {
+                let deactivated: bool =
+                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
+                        .bind(caller.user)
+                        .fetch_one(state.pool())
+                        .await?;
+                if deactivated {
+                    return Err(ApiError::Unauthorized(
+                        "This account no longer exists".into(),
+                    ));
+                }
+                Standing {
+                    global: GlobalRole::User,
+                    org_role: None,
+                    tier: None,
+                    memberships: 0,
+                    home: db.clone(),
+                }
+            }
+        };
+        if standing.home == db {
+            routed = Some((tx, standing));
+            break;
         }
-    };
+        // It moved (or our guess was stale): start over where the directory says.
+        tenants.remember(org, &standing.home);
+        db = standing.home;
+    }
+    let (mut tx, standing) = routed.ok_or(ApiError::OrgMoving)?;
     let ctx = admit(caller, org, action, standing)?;
     sqlx::query("SELECT set_config('app.org_id', $1, true)")
         .bind(org.to_string())
@@ -137,6 +185,7 @@ pub async fn authorize(
         Authorized {
             ctx,
             state: state.clone(),
+            db,
         },
         tx,
     ))
@@ -193,11 +242,15 @@ pub struct Batch {
     state: AppState,
     caller: Caller,
     org: OrgId,
+    /// The database the organization lives in (its gate is held by `tx`).
+    db: String,
     tx: Option<Tx>,
     /// Writes in the current transaction.
     writes: usize,
     /// The savepoint of the last write is still open (released with the next write's start).
     open: bool,
+    /// Uploads recorded in the current transaction, whose part files go once it committed.
+    uploaded: Vec<VersionId>,
 }
 
 /// Starts a [`Batch`]: the checks for `action` (which lets the caller use the batch at all).
@@ -207,14 +260,16 @@ pub async fn batch(
     org: OrgId,
     action: Action,
 ) -> ApiResult<Batch> {
-    let (_, tx) = authorize(state, caller, org, action).await?;
+    let (auth, tx) = authorize(state, caller, org, action).await?;
     Ok(Batch {
         state: state.clone(),
         caller: caller.clone(),
         org,
+        db: auth.db,
         tx: Some(tx),
         writes: 0,
         open: false,
+        uploaded: Vec::new(),
     })
 }
 
@@ -253,10 +308,12 @@ impl Batch {
                 self.commit_group().await?;
             }
             let (user, org, open) = (self.caller.user, self.org, self.open);
+            let (state, db) = (self.state.clone(), self.db.clone());
             let tx = self.tx()?;
-            // One round trip: release the last write's savepoint, open this one, and read the
-            // standing in a fresh snapshot, as a transaction of its own would.
-            let standing = savepoint_and_standing(tx, open, user, org).await?;
+            // Release the last write's savepoint, open this one, and read the standing in a
+            // fresh snapshot, as a transaction of its own would (one round trip when the
+            // organization lives in the control database).
+            let standing = savepoint_and_standing(&state, tx, &db, open, user, org).await?;
             self.open = true;
             self.writes += 1;
             let caller = self.caller.clone();
@@ -265,6 +322,11 @@ impl Batch {
                 let standing = standing.ok_or_else(|| {
                     ApiError::Unauthorized("This account no longer exists".into())
                 })?;
+                // The transaction holds the organization's gate, so the directory cannot have
+                // switched it away; should it say otherwise, refuse as a new transaction would.
+                if standing.home != db {
+                    return Err(ApiError::OrgMoving);
+                }
                 let ctx = admit(&caller, org, action, standing)?;
                 let valid = validate()?;
                 let (out, audits) = f(&mut *tx, &ctx, valid).await?;
@@ -288,9 +350,27 @@ impl Batch {
 
     /// Commits every write that succeeded.
     pub fn commit(mut self) -> BoxFuture<'static, ApiResult<()>> {
+        Box::pin(async move { self.commit_tx().await })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Discards `version`'s part file once the write that recorded it (the last one) commits.
+    pub fn discard_after_commit(&mut self, version: VersionId) {
+        self.uploaded.push(version);
+    }
+
+    /// Commits the current transaction, then discards the part files of the uploads it recorded.
+    fn commit_tx(&mut self) -> BoxFuture<'_, ApiResult<()>> {
         Box::pin(async move {
+            let uploaded = std::mem::take(&mut self.uploaded);
             if let Some(tx) = self.tx.take() {
                 tx.commit().await?;
+                for v in uploaded {
+                    crate::uploads::discard_part(&self.state, self.org, v).await;
+                }
             }
             Ok(())
         })
@@ -312,6 +392,7 @@ impl Batch {
                 .await
             {
                 self.tx = None;
+                self.uploaded.clear();
                 return Err(e.into());
             }
             Ok(())
@@ -321,10 +402,10 @@ impl Batch {
     /// Commits the writes so far and starts a new transaction, checked again.
     fn commit_group(&mut self) -> BoxFuture<'_, ApiResult<()>> {
         Box::pin(async move {
-            if let Some(tx) = self.tx.take() {
-                tx.commit().await?;
-            }
-            let (_, tx) = authorize(&self.state, &self.caller, self.org, Action::Sync).await?;
+            self.commit_tx().await?;
+            // Routed again: the organization may have moved between two groups.
+            let (auth, tx) = authorize(&self.state, &self.caller, self.org, Action::Sync).await?;
+            self.db = auth.db;
             self.tx = Some(tx);
             self.writes = 0;
             self.open = false;
@@ -333,32 +414,47 @@ impl Batch {
     }
 }
 
-/// `[RELEASE SAVEPOINT w;] SAVEPOINT w;` and the standing query, in one round trip (the simple
-/// query protocol: the ids are typed UUIDs, written as literals).
-fn savepoint_and_standing(
-    tx: &mut PgConnection,
+/// `[RELEASE SAVEPOINT w;] SAVEPOINT w;` and the caller's standing. In the control database
+/// that is one round trip (the simple query protocol: the ids are typed UUIDs, written as
+/// literals); elsewhere the standing needs the control database too ([`standing`]).
+fn savepoint_and_standing<'a>(
+    state: &'a AppState,
+    tx: &'a mut PgConnection,
+    db: &'a str,
     release: bool,
     user: UserId,
     org: OrgId,
-) -> BoxFuture<'_, ApiResult<Option<Standing>>> {
-    Box::pin(savepoint_and_standing_inner(tx, release, user, org))
+) -> BoxFuture<'a, ApiResult<Option<Standing>>> {
+    Box::pin(savepoint_and_standing_inner(
+        state, tx, db, release, user, org,
+    ))
 }
 
 async fn savepoint_and_standing_inner(
+    state: &AppState,
     tx: &mut PgConnection,
+    db: &str,
     release: bool,
     user: UserId,
     org: OrgId,
 ) -> ApiResult<Option<Standing>> {
+    use sqlx::Executor;
+    let savepoint = if release {
+        "RELEASE SAVEPOINT w; SAVEPOINT w;"
+    } else {
+        "SAVEPOINT w;"
+    };
+    if db != DEFAULT_DB {
+        tx.execute(sqlx::raw_sql(savepoint)).await?;
+        return standing(state, tx, db, user, org).await;
+    }
     let sql = format!(
-        "{}SAVEPOINT w; {}",
-        if release { "RELEASE SAVEPOINT w; " } else { "" },
+        "{savepoint} {}",
         STANDING_SQL
             .replace("$1", &format!("'{}'::uuid", user.0))
             .replace("$2", &format!("'{}'::uuid", org.0))
     );
     // (`fetch_all`: sqlx 0.8's `RawSql::fetch_optional` fails when there is no row.)
-    use sqlx::Executor;
     let rows = tx.fetch_all(sqlx::raw_sql(&sql)).await?;
     let Some(row) = rows.first() else {
         return Ok(None);
@@ -366,9 +462,10 @@ async fn savepoint_and_standing_inner(
     use sqlx::Row;
     Ok(Some(Standing {
         global: row.try_get(0)?,
-        org_role: row.try_get(1)?,
-        tier: row.try_get(2)?,
-        memberships: row.try_get(3)?,
+        memberships: row.try_get(1)?,
+        home: row.try_get(2)?,
+        org_role: row.try_get(3)?,
+        tier: row.try_get(4)?,
     }))
 }
 
@@ -412,30 +509,65 @@ struct Standing {
     org_role: Option<OrgRole>,
     tier: Option<Tier>,
     memberships: i64,
+    /// Where the directory says the organization lives, read after taking its gate.
+    home: String,
 }
 
-/// The caller's global role, role and tier in `org`, and how many organizations they belong to,
-/// in one query. `None` when the profile does not exist yet.
-const STANDING_SQL: &str = "SELECT u.role, m.role, s.tier,
-        (SELECT count(*) FROM organization_members mm WHERE mm.user_id = u.id)
-   FROM users u
-   LEFT JOIN organization_members m ON m.organization_id = $2 AND m.user_id = u.id
-   LEFT JOIN subscriptions s ON s.organization_id = $2
-  WHERE u.id = $1 AND u.is_active";
+/// The caller's global role, how many organizations they belong to and where `org` lives (from
+/// the control database), and their role and the tier in `org` (from the tenant database `db`,
+/// in `tx`). One query when the organization lives in the control database. `None` when the
+/// profile does not exist yet.
+const STANDING_SQL: &str = "SELECT cs.global_role, cs.memberships, cs.home, m.role, s.tier
+   FROM caller_standing($1, $2) cs
+   LEFT JOIN organization_members m ON m.organization_id = $2 AND m.user_id = $1
+   LEFT JOIN subscriptions s ON s.organization_id = $2";
 
-async fn standing(tx: &mut PgConnection, user: UserId, org: OrgId) -> ApiResult<Option<Standing>> {
-    let row: Option<(GlobalRole, Option<OrgRole>, Option<Tier>, i64)> =
+async fn standing(
+    state: &AppState,
+    tx: &mut PgConnection,
+    db: &str,
+    user: UserId,
+    org: OrgId,
+) -> ApiResult<Option<Standing>> {
+    type Row = (GlobalRole, i64, String, Option<OrgRole>, Option<Tier>);
+    let row: Option<Row> = if db == DEFAULT_DB {
         sqlx::query_as(STANDING_SQL)
             .bind(user)
             .bind(org)
             .fetch_optional(&mut *tx)
-            .await?;
-    Ok(row.map(|(global, org_role, tier, memberships)| Standing {
-        global,
-        org_role,
-        tier,
-        memberships,
-    }))
+            .await?
+    } else {
+        let control: Option<(GlobalRole, i64, String)> =
+            sqlx::query_as("SELECT global_role, memberships, home FROM caller_standing($1, $2)")
+                .bind(user)
+                .bind(org)
+                .fetch_optional(state.pool())
+                .await?;
+        match control {
+            None => None,
+            Some((global, memberships, home)) => {
+                let (org_role, tier): (Option<OrgRole>, Option<Tier>) = sqlx::query_as(
+                    "SELECT m.role, s.tier FROM (SELECT 1) one
+                       LEFT JOIN organization_members m ON m.organization_id = $2 AND m.user_id = $1
+                       LEFT JOIN subscriptions s ON s.organization_id = $2",
+                )
+                .bind(user)
+                .bind(org)
+                .fetch_one(&mut *tx)
+                .await?;
+                Some((global, memberships, home, org_role, tier))
+            }
+        }
+    };
+    Ok(
+        row.map(|(global, memberships, home, org_role, tier)| Standing {
+            global,
+            org_role,
+            tier,
+            memberships,
+            home,
+        }),
+    )
 }
 
 /// Lazy profile creation (the platform's `getCurrentUser`): an identity's first authenticated

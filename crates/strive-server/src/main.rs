@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use strive_domain::{GlobalRole, Tier};
 use strive_pg::Database;
+use strive_server::moving::Phase;
 use strive_server::{config, Config, Server};
 
 #[derive(Parser)]
@@ -28,6 +29,9 @@ enum Command {
     Serve {
         #[arg(long, env = "STRIVE_BIND", default_value = "127.0.0.1:8787")]
         bind: SocketAddr,
+        /// Connections per tenant database (other than the control one), per instance.
+        #[arg(long, env = "STRIVE_TENANT_POOL_MAX", default_value_t = 16)]
+        tenant_pool_max: u32,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -45,6 +49,59 @@ enum Command {
         email: String,
         #[arg(long, value_parser = parse_role)]
         role: GlobalRole,
+    },
+    /// Tenant databases: register one, list them.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Organizations: place a new one, list where each lives, move one to another database.
+    #[command(subcommand)]
+    Org(OrgCommand),
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Register a database for organizations (migrated now and at every start). It must be
+    /// empty; the URL (the owner's connection, a secret: pass `-` to read it from stdin) is kept
+    /// in the control database and never printed.
+    Add {
+        url: String,
+        /// Its name in the directory (default: the database's own name).
+        #[arg(long)]
+        name: Option<String>,
+        /// How the service role connects, if not as `strive_app` with the owner's host.
+        #[arg(long)]
+        app_url: Option<String>,
+    },
+    /// Every database organizations can live in.
+    List,
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an organization in a given database, owned by an existing account.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner: String,
+        #[arg(long, default_value = "default")]
+        db: String,
+        #[arg(long)]
+        slug: Option<String>,
+    },
+    /// Every organization: its database, size and state.
+    List,
+    /// Move an organization (id or slug) to another database while it keeps working.
+    Move {
+        org: String,
+        #[arg(long)]
+        to: String,
+        /// How long the write pause may wait for requests in flight, per attempt.
+        #[arg(long, default_value_t = 5000)]
+        pause_timeout_ms: u64,
+        /// Stop at a phase until a line arrives on stdin (rehearsals, crash tests).
+        #[arg(long, hide = true)]
+        hold_at: Option<Phase>,
     },
 }
 
@@ -78,16 +135,33 @@ async fn main() -> anyhow::Result<()> {
     };
     match cli.command.unwrap_or(Command::Serve {
         bind: "127.0.0.1:8787".parse()?,
+        tenant_pool_max: 16,
     }) {
-        Command::Serve { bind } => {
-            let server = Server::build(Config::new(bind, data_dir), &admin_url).await?;
+        Command::Serve {
+            bind,
+            tenant_pool_max,
+        } => {
+            let mut config = Config::new(bind, data_dir);
+            config.tenant_pools.max_connections = tenant_pool_max.max(1);
+            let server = Server::build(config, &admin_url).await?;
             tracing::info!(addr = %server.local_addr(), "strive-server listening");
             server.run(shutdown_signal()).await?;
             tracing::info!("stopped");
         }
         Command::Migrate => {
-            strive_server::db::migrate(&admin_url).await?;
-            println!("migrations applied");
+            let dbs = strive_server::tenants::registry::migrate_all(&admin_url).await?;
+            println!(
+                "migrations applied to the control database and {} more",
+                dbs.len()
+            );
+        }
+        Command::Db(c) => {
+            strive_server::tenants::registry::migrate_all(&admin_url).await?;
+            cli_admin::db(&admin_url, c).await?;
+        }
+        Command::Org(c) => {
+            strive_server::tenants::registry::migrate_all(&admin_url).await?;
+            cli_admin::org(&admin_url, c).await?;
         }
         Command::SetTier { org, tier } => {
             strive_server::db::migrate(&admin_url).await?;
@@ -109,6 +183,8 @@ async fn main() -> anyhow::Result<()> {
     drop(db);
     Ok(())
 }
+
+mod cli_admin;
 
 /// The embedded cluster starts with only the maintenance database; ours is `strive`.
 async fn ensure_database(maintenance_url: &str) -> anyhow::Result<()> {

@@ -1058,6 +1058,7 @@ async fn admins_see_devices_and_can_ask_one_for_a_full_resync() {
     assert_eq!(d["full_resync_requested"], false, "{d}");
     let now = counter(&app, &org).await;
     let pulled = d["last_pulled_seq"].as_i64().expect("last_pulled_seq");
+    assert_eq!(pulled, have, "a page delivered whole counts as pulled: {d}");
     assert_eq!(
         d["behind"],
         now - pulled,

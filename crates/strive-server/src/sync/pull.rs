@@ -115,6 +115,7 @@ const SYNCED: &[Synced] = &[
     synced("transaction_loops", "l", "organization_id"),
     synced("transaction_tasks", "t", "organization_id"),
     synced("documents", "doc", "organization_id"),
+    synced("document_versions", "dv", "organization_id"),
     synced("audit_log", "a", "organization_id"),
     // Every device gets every conflict; each shows those addressed to its own device_id.
     synced("conflicts", "cf", "organization_id"),
@@ -260,6 +261,7 @@ pub async fn pull(
     let (sender, receiver) = mpsc::channel::<Result<Bytes, std::io::Error>>(32);
     let page = Page {
         org,
+        device,
         after: q.after,
         limit,
         full_resync,
@@ -288,9 +290,11 @@ pub async fn pull(
         .map_err(|e| ApiError::Internal(e.into()))
 }
 
+/// What one pull request asked for.
 #[derive(Clone, Copy)]
 struct Page {
     org: OrgId,
+    device: Option<strive_domain::DeviceId>,
     after: i64,
     limit: i64,
     full_resync: bool,
@@ -374,6 +378,27 @@ async fn stream_ndjson(
         }
     }
     out.end(last, sent == page.limit, page.full_resync).await;
+    delivered(tx, page, last, &out).await
+}
+
+/// The page's end: once it was delivered whole, the admins' device list shows the device this
+/// far along, and the transaction (which recorded the pull) commits. A client gone midway
+/// leaves nothing recorded.
+async fn delivered(mut tx: Tx, page: Page, last: i64, out: &Out<'_>) -> anyhow::Result<()> {
+    if out.gone {
+        return Ok(());
+    }
+    if let Some(device) = page.device {
+        sqlx::query(
+            "UPDATE device_sync_state SET last_pulled_seq = greatest(last_pulled_seq, $3)
+              WHERE organization_id = $1 AND device_id = $2",
+        )
+        .bind(page.org)
+        .bind(device)
+        .bind(last)
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -441,8 +466,7 @@ async fn stream_bulk(
         copy_out(&mut tx, &sql, &mut out).await?;
     }
     out.end(last, more, page.full_resync).await;
-    tx.commit().await?;
-    Ok(())
+    delivered(tx, page, last, &out).await
 }
 
 /// Forwards one `COPY ... TO STDOUT` (one message per row) in large chunks. Read to its end even

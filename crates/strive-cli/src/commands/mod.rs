@@ -1,0 +1,9 @@
+pub mod admin;
+pub mod auth;
+pub mod contacts;
+pub mod docs;
+pub mod feed;
+pub mod import;
+pub mod loops;
+pub mod orgs;
+pub mod sync;
