@@ -1,7 +1,8 @@
-//! Pulling the change feed over HTTP into the replica, streamed and pipelined: the response's
-//! bytes go through a bounded channel to a thread that decodes and applies them on its own
-//! connection while the next bytes arrive, so memory stays flat whatever the organization's
-//! size and neither side waits for the other.
+//! Pulling the change feed over HTTP into the replica, pipelined: each page's bytes are received
+//! whole, then handed through a channel of one page to a thread that decodes and applies them
+//! on its own connection while the next page arrives. Memory stays bounded by a few pages
+//! whatever the organization's size, and a page's write transaction never waits for the network:
+//! the UI's writes (another connection) wait at most for one page being applied.
 //!
 //! The client asks for bulk pages (`format=bulk`, PostgreSQL's binary `COPY` rows, one SQLite
 //! transaction per page, see [`crate::bulk`]); an NDJSON answer is applied too, in transactions
@@ -28,8 +29,9 @@ pub const BULK_PAGE: i64 = 100_000;
 /// than the copy that gathers them).
 const PIECE: usize = 64 * 1024;
 
-/// Pieces in flight between the network and the applying thread.
-const IN_FLIGHT: usize = 32;
+/// Whole pages waiting for the applying thread (besides the one it applies and the one being
+/// received).
+const IN_FLIGHT: usize = 1;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PullStats {
@@ -68,11 +70,10 @@ enum Format {
     Ndjson,
 }
 
-/// From the network side to the applying thread, per page: `Begin`, `Chunk`s, `End`.
-enum Msg {
-    Begin(Format),
-    Chunk(bytes::Bytes),
-    End,
+/// From the network side to the applying thread: one whole page, as received.
+struct Msg {
+    format: Format,
+    pieces: Vec<bytes::Bytes>,
 }
 
 /// From the applying thread, once a page is in.
@@ -116,7 +117,7 @@ pub async fn pull_all_paged(
         page,
     };
     let fetched = fetch_pages(replica, &feed, &to_applier, &mut reports, &mut on_progress).await;
-    // Closing the channel ends the thread (rolling back a page it had not finished).
+    // Closing the channel ends the thread once it applied the pages it was given.
     drop(to_applier);
     let applied = applier
         .await
@@ -151,16 +152,24 @@ async fn fetch_pages(
     let mut outstanding = 0usize;
     // Where the next page starts when a bulk page's first line said so; else the replica knows.
     let mut next: Option<i64> = None;
+    let mut first = true;
     loop {
         let after = match next {
             Some(after) => after,
             None => replica.last_seq()?,
         };
+        // The first page is smaller, so applying starts sooner: a page is applied only once
+        // it is all here.
+        let limit = if first {
+            (feed.page / 4).max(1)
+        } else {
+            feed.page
+        };
+        first = false;
         let url = format!(
-            "{}/v1/orgs/{}/sync/pull?after={after}&limit={}&format=bulk",
+            "{}/v1/orgs/{}/sync/pull?after={after}&limit={limit}&format=bulk",
             feed.base_url,
             replica.org(),
-            feed.page
         );
         let res = feed.http.get(&url).bearer_auth(feed.token).send().await?;
         let res = ok_or_refused(res).await?;
@@ -170,12 +179,8 @@ async fn fetch_pages(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-strive-bulk"));
         let format = if bulk { Format::Bulk } else { Format::Ndjson };
-        to_applier
-            .send(Msg::Begin(format))
-            .await
-            .map_err(|_| gone())?;
-        outstanding += 1;
         let mut body = res.bytes_stream();
+        let mut pieces = Vec::new();
         let mut piece = bytes::BytesMut::new();
         // A bulk page's first line: its last number and whether more follow.
         let mut range: Option<(i64, bool)> = None;
@@ -185,20 +190,18 @@ async fn fetch_pages(
                 range = page_range(&piece)?;
             }
             if piece.len() >= PIECE {
-                let full = piece.split().freeze();
-                to_applier
-                    .send(Msg::Chunk(full))
-                    .await
-                    .map_err(|_| gone())?;
+                pieces.push(piece.split().freeze());
             }
         }
         if !piece.is_empty() {
-            to_applier
-                .send(Msg::Chunk(piece.freeze()))
-                .await
-                .map_err(|_| gone())?;
+            pieces.push(piece.freeze());
         }
-        to_applier.send(Msg::End).await.map_err(|_| gone())?;
+        // The page is all here: the applying thread's transaction will not wait for the network.
+        to_applier
+            .send(Msg { format, pieces })
+            .await
+            .map_err(|_| gone())?;
+        outstanding += 1;
         while let Ok(done) = reports.try_recv() {
             outstanding -= 1;
             account(&mut stats, done, on_progress)?;
@@ -387,17 +390,13 @@ fn run_applier(
     let columns = apply::columns_of(&conn)?;
     // The checkpointer thread copies the WAL into the database file, not this one.
     conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
-    while let Some(msg) = from_network.blocking_recv() {
-        let Msg::Begin(format) = msg else {
-            return Err(ReplicaError::BadChange("a page without its start".into()));
-        };
+    while let Some(Msg { format, pieces }) = from_network.blocking_recv() {
         pages.before_page();
         let done = match format {
-            Format::Bulk => bulk_page(&mut conn, &columns, &mut from_network)?,
-            Format::Ndjson => ndjson_page(&mut conn, &columns, &mut from_network)?,
+            Format::Bulk => bulk_page(&mut conn, &columns, &pieces)?,
+            Format::Ndjson => ndjson_page(&mut conn, &columns, &pieces)?,
         };
-        // None: the network side went away mid-page (the page was rolled back).
-        let Some(done) = done else { return Ok(()) };
+        drop(pieces);
         pages.committed();
         if report.send(done).is_err() {
             return Ok(());
@@ -406,103 +405,78 @@ fn run_applier(
     Ok(())
 }
 
+fn cut_short() -> ReplicaError {
+    ReplicaError::BadChange("the pull ended before its last line (connection cut?)".into())
+}
+
 fn bulk_page(
     conn: &mut rusqlite::Connection,
     columns: &Columns,
-    from_network: &mut mpsc::Receiver<Msg>,
-) -> Result<Option<PageDone>, ReplicaError> {
+    pieces: &[bytes::Bytes],
+) -> Result<PageDone, ReplicaError> {
     let started = Instant::now();
     let mut page = BulkPage::begin(conn, columns)?;
-    let mut busy = started.elapsed();
-    // The unfinished line or row at the end of the last chunk.
+    // The unfinished line or row at the end of the last piece.
     let mut pending: Vec<u8> = Vec::new();
-    loop {
-        let Some(msg) = from_network.blocking_recv() else {
-            return Ok(None);
-        };
-        let started = Instant::now();
-        match msg {
-            Msg::Chunk(bytes) => {
-                if pending.is_empty() {
-                    let used = page.feed(&bytes)?;
-                    pending.extend_from_slice(&bytes[used..]);
-                } else {
-                    pending.extend_from_slice(&bytes);
-                    let used = page.feed(&pending)?;
-                    pending.drain(..used);
-                }
-            }
-            Msg::End => {
-                if !pending.is_empty() {
-                    return Err(ReplicaError::BadChange(
-                        "the pull ended before its last line (connection cut?)".into(),
-                    ));
-                }
-                let applied = page.finish()?;
-                busy += started.elapsed();
-                return Ok(Some(PageDone { applied, busy }));
-            }
-            Msg::Begin(_) => {
-                return Err(ReplicaError::BadChange("a page inside a page".into()));
-            }
+    for bytes in pieces {
+        if pending.is_empty() {
+            let used = page.feed(bytes)?;
+            pending.extend_from_slice(&bytes[used..]);
+        } else {
+            pending.extend_from_slice(bytes);
+            let used = page.feed(&pending)?;
+            pending.drain(..used);
         }
-        busy += started.elapsed();
     }
+    if !pending.is_empty() {
+        return Err(cut_short());
+    }
+    let applied = page.finish()?;
+    Ok(PageDone {
+        applied,
+        busy: started.elapsed(),
+    })
 }
 
 fn ndjson_page(
     conn: &mut rusqlite::Connection,
     columns: &Columns,
-    from_network: &mut mpsc::Receiver<Msg>,
-) -> Result<Option<PageDone>, ReplicaError> {
+    pieces: &[bytes::Bytes],
+) -> Result<PageDone, ReplicaError> {
+    let started = Instant::now();
     let mut pending: Vec<u8> = Vec::new();
     let mut lines: Vec<Vec<u8>> = Vec::with_capacity(APPLY_BATCH);
     let mut total = Applied::default();
-    let mut busy = Duration::ZERO;
     let mut apply = |conn: &mut rusqlite::Connection, lines: &mut Vec<Vec<u8>>| {
-        let started = Instant::now();
         let applied = apply::apply_lines(conn, columns, lines.iter().map(|l| l.as_slice()))?;
         lines.clear();
         total.upserts += applied.upserts;
         total.deletes += applied.deletes;
         total.end = total.end.or(applied.end);
-        busy += started.elapsed();
         Ok::<_, ReplicaError>(())
     };
-    loop {
-        let Some(msg) = from_network.blocking_recv() else {
-            return Ok(None);
-        };
-        match msg {
-            Msg::Chunk(bytes) => {
-                pending.extend_from_slice(&bytes);
-                // Cut every complete line out of the buffer, then keep only the unfinished tail
-                // (one copy per chunk, not one per line).
-                let mut start = 0;
-                while let Some(pos) = pending[start..].iter().position(|b| *b == b'\n') {
-                    lines.push(pending[start..start + pos].to_vec());
-                    start += pos + 1;
-                    if lines.len() >= APPLY_BATCH {
-                        apply(conn, &mut lines)?;
-                    }
-                }
-                pending.drain(..start);
-            }
-            Msg::End => {
-                if !pending.is_empty() {
-                    lines.push(std::mem::take(&mut pending));
-                }
+    for bytes in pieces {
+        pending.extend_from_slice(bytes);
+        // Cut every complete line out of the buffer, then keep only the unfinished tail (one
+        // copy per piece, not one per line).
+        let mut start = 0;
+        while let Some(pos) = pending[start..].iter().position(|b| *b == b'\n') {
+            lines.push(pending[start..start + pos].to_vec());
+            start += pos + 1;
+            if lines.len() >= APPLY_BATCH {
                 apply(conn, &mut lines)?;
-                return Ok(Some(PageDone {
-                    applied: total,
-                    busy,
-                }));
-            }
-            Msg::Begin(_) => {
-                return Err(ReplicaError::BadChange("a page inside a page".into()));
             }
         }
+        pending.drain(..start);
     }
+    if !pending.is_empty() {
+        lines.push(std::mem::take(&mut pending));
+    }
+    apply(conn, &mut lines)?;
+    Ok(PageDone {
+        applied: total,
+        busy: started.elapsed(),
+    })
 }
 
 impl Replica {
