@@ -88,6 +88,8 @@ pub async fn run(rows: i64) -> anyhow::Result<()> {
         pulled == rows,
         "replica has {pulled} contacts, expected {rows}"
     );
+    let compared = same_as_server(&mut owner, &replica, &org_id).await?;
+    println!("replica equals the server: {compared} contacts compared column by column");
     let sync_rate = rows as f64 / secs;
     let slower_limit = copy.min(insert_rate);
     println!("raw COPY out of PostgreSQL, text:   {copy_text:>10.0} rows/s");
@@ -108,6 +110,77 @@ pub async fn run(rows: i64) -> anyhow::Result<()> {
     );
     println!("load average at end: {}", loadavg());
     Ok(())
+}
+
+/// The contacts compared, every column the benchmark fills, in id order: the server's values
+/// (instants spelled as the replica stores them, lists as JSON text) against the replica's.
+/// Fails at the first difference.
+async fn same_as_server(
+    owner: &mut sqlx::PgConnection,
+    replica: &Replica,
+    org_id: &str,
+) -> anyhow::Result<usize> {
+    use futures_util::TryStreamExt;
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    const COLUMNS: &[&str] = &[
+        "id",
+        "name",
+        "email",
+        "phone",
+        "company",
+        "status",
+        "tags",
+        "notes",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "sync_seq",
+    ];
+    let instant =
+        |c: &str| format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
+    let sql = format!(
+        "SELECT ARRAY[id::text, name, email, phone, company, status, to_json(tags)::text, notes,
+                      created_by::text, {}, {}, sync_seq::text]
+           FROM contacts WHERE organization_id = $1::uuid ORDER BY id",
+        instant("created_at"),
+        instant("updated_at")
+    );
+    let hash = |values: &[Option<String>]| {
+        let mut h = DefaultHasher::new();
+        values.hash(&mut h);
+        h.finish()
+    };
+    let mut server: Vec<(u64, String)> = Vec::new();
+    let mut rows = sqlx::query_scalar::<_, Vec<Option<String>>>(&sql)
+        .bind(org_id)
+        .fetch(&mut *owner);
+    while let Some(values) = rows.try_next().await? {
+        server.push((hash(&values), values[0].clone().unwrap_or_default()));
+    }
+    drop(rows);
+    let mut at = 0usize;
+    let mut first_difference: Option<String> = None;
+    replica.visit_rows("contacts", COLUMNS, |values| {
+        if first_difference.is_none() {
+            match server.get(at) {
+                Some((h, _)) if *h == hash(values) => {}
+                Some((_, id)) => {
+                    first_difference = Some(format!("server row {at} ({id}) vs replica {values:?}"))
+                }
+                None => first_difference = Some(format!("an extra replica row {values:?}")),
+            }
+        }
+        at += 1;
+    })?;
+    if let Some(d) = first_difference {
+        anyhow::bail!("the replica differs from the server: {d}");
+    }
+    anyhow::ensure!(
+        at == server.len(),
+        "replica {at} contacts, server {}",
+        server.len()
+    );
+    Ok(at)
 }
 
 /// The machine's load average (other work on the same cores shows in every figure).

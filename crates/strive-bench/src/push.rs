@@ -125,6 +125,28 @@ pub async fn run(n: usize) -> anyhow::Result<()> {
         "the server recorded {applied} mutations"
     );
 
+    // The device pulls what it pushed back: its replica then holds exactly the server's rows.
+    pull::pull_all(&mut replica, &bench.http, &bench.base, &bench.token, |_| {}).await?;
+    anyhow::ensure!(
+        replica.pending()? == 0,
+        "the outbox is empty after the push"
+    );
+    for table in [
+        "contacts",
+        "deals",
+        "transaction_loops",
+        "transaction_tasks",
+    ] {
+        let server: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM {table} WHERE organization_id = $1::uuid"
+        ))
+        .bind(&bench.org_id)
+        .fetch_one(&mut owner)
+        .await?;
+        let local = replica.count(table)?;
+        anyhow::ensure!(local == server, "{table}: replica {local}, server {server}");
+    }
+
     if std::env::var_os("BENCH_STATEMENTS").is_some() {
         print_statements(&mut owner).await?;
     }
