@@ -6,6 +6,7 @@ mod documents;
 mod initial_sync;
 mod latency;
 mod org_move;
+mod push;
 mod setup;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +37,11 @@ enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         rows: i64,
     },
+    /// A device pushes its offline mutations vs the same rows written raw in one transaction.
+    Push {
+        #[arg(long, default_value_t = 10_000)]
+        mutations: usize,
+    },
     /// Write on device A to visible on device B through the sync tasks (SSE + pull + apply).
     Latency {
         #[arg(long, default_value_t = 1000)]
@@ -55,6 +61,12 @@ enum Command {
     /// The client's apply step alone, on lines made in memory.
     ApplyOnly {
         #[arg(long, default_value_t = 100_000)]
+        rows: i64,
+    },
+    /// (internal) Loads an organization and serves it until killed (profiling the client).
+    #[command(hide = true)]
+    Serve {
+        #[arg(long, default_value_t = 1_000_000)]
         rows: i64,
     },
     /// (internal) The client side of initial-sync, in its own process so its memory is its own.
@@ -84,6 +96,8 @@ async fn main() -> anyhow::Result<()> {
             runs,
         } => dashboard::run(contacts, deals, runs).await,
         Command::InitialSync { rows } => initial_sync::run(rows).await,
+        Command::Serve { rows } => initial_sync::serve(rows).await,
+        Command::Push { mutations } => push::run(mutations).await,
         Command::Latency { writes } => latency::run(writes).await,
         Command::Documents { mb } => documents::run(mb).await,
         Command::OrgMove { contacts } => org_move::run(contacts).await,

@@ -13,6 +13,9 @@ pub struct Bench {
     pub http: reqwest::Client,
     pub token: String,
     pub org_id: String,
+    /// The signed-in owner and the device the session belongs to.
+    pub user_id: String,
+    pub device: strive_domain::DeviceId,
     /// The database owner's URL, for loading data with plain SQL.
     pub admin_url: String,
     _data: tempfile::TempDir,
@@ -58,6 +61,7 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> anyhow::Result<Bench
         .as_str()
         .unwrap_or_default()
         .to_string();
+    let user_id = session["user_id"].as_str().unwrap_or_default().to_string();
     let org: serde_json::Value = http
         .post(format!("{base}/v1/orgs"))
         .bearer_auth(&token)
@@ -73,6 +77,8 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> anyhow::Result<Bench
         http,
         token,
         org_id,
+        user_id,
+        device,
         admin_url,
         _data: data,
         _cluster: cluster,

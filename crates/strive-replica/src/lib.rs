@@ -8,6 +8,7 @@
 pub mod account;
 pub mod api;
 pub mod apply;
+mod bulk;
 pub mod engine;
 pub mod error;
 pub mod keys;

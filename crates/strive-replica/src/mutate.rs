@@ -2,7 +2,7 @@
 //! permission matrix and validation the server runs), applied to the replica at once, and queued
 //! in the outbox in the same SQLite transaction, so the UI is instant and nothing is lost.
 
-use crate::apply::{columns_of, delete_row, read_row, upsert_row, Columns};
+use crate::apply::{delete_row, read_row, upsert_row, Columns};
 use crate::error::ReplicaError;
 use crate::open::Replica;
 use chrono::Utc;
@@ -53,10 +53,9 @@ fn now() -> String {
 }
 
 fn state(tx: &rusqlite::Connection, key: &str) -> Result<Option<String>, rusqlite::Error> {
-    tx.query_row("SELECT value FROM sync_state WHERE key = ?1", [key], |r| {
-        r.get(0)
-    })
-    .optional()
+    tx.prepare_cached("SELECT value FROM sync_state WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()
 }
 
 impl Replica {
@@ -99,15 +98,13 @@ impl Replica {
     fn standing(&self, user: UserId) -> Result<(Option<OrgRole>, Tier), ReplicaError> {
         let role: Option<String> = self
             .conn
-            .query_row(
-                "SELECT role FROM organization_members WHERE user_id = ?1",
-                [user.to_string()],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT role FROM organization_members WHERE user_id = ?1")?
+            .query_row([user.to_string()], |r| r.get(0))
             .optional()?;
         let tier: Option<String> = self
             .conn
-            .query_row("SELECT tier FROM subscriptions LIMIT 1", [], |r| r.get(0))
+            .prepare_cached("SELECT tier FROM subscriptions LIMIT 1")?
+            .query_row([], |r| r.get(0))
             .optional()?;
         Ok((
             role.and_then(|r| r.parse().ok()),
@@ -159,13 +156,12 @@ impl Replica {
         let wire = serde_json::to_string(&m).map_err(|e| ReplicaError::Corrupt(e.to_string()))?;
         let valid = m.validate().map_err(MutateError::Invalid)?.into_inner();
         let org = self.org().to_string();
-        let columns = columns_of(&self.conn)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let local = Local {
             tx: &tx,
-            columns: &columns,
+            columns: &self.columns,
             org: &org,
             session,
             role,
@@ -181,10 +177,8 @@ impl Replica {
                 .map(|(t, i)| json!([t, i]))
                 .collect::<Vec<_>>(),
         );
-        tx.execute(
-            "INSERT INTO outbox (mutation, touched) VALUES (?1, ?2)",
-            params![wire, touched_json.to_string()],
-        )?;
+        tx.prepare_cached("INSERT INTO outbox (mutation, touched) VALUES (?1, ?2)")?
+            .execute(params![wire, touched_json.to_string()])?;
         let seq = tx.last_insert_rowid();
         tx.commit()?;
         Ok(seq)
@@ -225,10 +219,9 @@ struct Local<'a> {
 impl Local<'_> {
     /// Counts one more unsettled mutation on a row [`before`](Self::before) snapshotted.
     fn shadow(&self, tbl: &str, id: &str) -> Result<(), MutateError> {
-        self.tx.execute(
-            "UPDATE shadows SET pending = pending + 1 WHERE tbl = ?1 AND id = ?2",
-            params![tbl, id],
-        )?;
+        self.tx
+            .prepare_cached("UPDATE shadows SET pending = pending + 1 WHERE tbl = ?1 AND id = ?2")?
+            .execute(params![tbl, id])?;
         Ok(())
     }
 
@@ -239,17 +232,17 @@ impl Local<'_> {
         id: &str,
         touched: &mut Touched,
     ) -> Result<(), MutateError> {
-        let exists: bool = self.tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM shadows WHERE tbl = ?1 AND id = ?2)",
-            params![tbl, id],
-            |r| r.get(0),
-        )?;
+        let exists: bool = self
+            .tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM shadows WHERE tbl = ?1 AND id = ?2)")?
+            .query_row(params![tbl, id], |r| r.get(0))?;
         if !exists {
             let row = read_row(self.tx, tbl, id)?.map(|m| Value::Object(m).to_string());
-            self.tx.execute(
-                "INSERT INTO shadows (tbl, id, row, pending) VALUES (?1, ?2, ?3, 0)",
-                params![tbl, id, row],
-            )?;
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO shadows (tbl, id, row, pending) VALUES (?1, ?2, ?3, 0)",
+                )?
+                .execute(params![tbl, id, row])?;
         }
         if !touched.iter().any(|(t, i)| *t == tbl && i == id) {
             touched.push((tbl, id.to_string()));

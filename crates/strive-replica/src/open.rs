@@ -12,9 +12,11 @@ pub struct Replica {
     pub(crate) conn: Connection,
     org: OrgId,
     path: PathBuf,
-    /// Kept to open more connections to the same file ([`Replica::reopen`]); SQLCipher holds
-    /// it in memory anyway.
+    /// Kept to open more connections to the same file ([`Replica::reopen`], and the one that
+    /// applies a pull on its own thread); SQLCipher holds it in memory anyway.
     key: DbKey,
+    /// The synced tables' columns and upserts, read from the schema once it is migrated.
+    pub(crate) columns: crate::apply::Columns,
 }
 
 fn paths(dir: &Path, org: OrgId) -> (PathBuf, PathBuf) {
@@ -91,7 +93,22 @@ impl Replica {
     }
 
     fn connect(path: PathBuf, org: OrgId, key: &DbKey) -> Result<Self, ReplicaError> {
-        let mut conn = Connection::open(&path)?;
+        let mut conn = Self::raw_connection(&path, key)?;
+        schema::migrate(&mut conn)?;
+        restrict(&path, 0o600)?;
+        let columns = crate::apply::columns_of(&conn)?;
+        Ok(Replica {
+            conn,
+            org,
+            path,
+            key: key.clone(),
+            columns,
+        })
+    }
+
+    /// A keyed connection with the replica's settings (no migrations).
+    fn raw_connection(path: &Path, key: &DbKey) -> Result<Connection, ReplicaError> {
+        let conn = Connection::open(path)?;
         conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
         conn.execute_batch(&format!("PRAGMA key = {};", key.pragma_value()))?;
         conn.execute_batch("PRAGMA cipher_page_size = 16384;")?;
@@ -114,14 +131,13 @@ impl Replica {
         )?;
         crate::time::register(&conn)?;
         crate::read::register(&conn)?;
-        schema::migrate(&mut conn)?;
-        restrict(&path, 0o600)?;
-        Ok(Replica {
-            conn,
-            org,
-            path,
-            key: key.clone(),
-        })
+        Ok(conn)
+    }
+
+    /// A second connection to this replica, for a pull applied on another thread while this
+    /// one waits (WAL: it sees the other's commits as they happen).
+    pub(crate) fn second_connection(&self) -> Result<Connection, ReplicaError> {
+        Self::raw_connection(&self.path, &self.key)
     }
 
     /// A second connection to the same replica (the sync task writes through its own while the
@@ -160,15 +176,7 @@ impl Replica {
 
     /// The highest change-feed sequence number applied so far.
     pub fn last_seq(&self) -> Result<i64, ReplicaError> {
-        let v: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT value FROM sync_state WHERE key = 'last_seq'",
-                [],
-                |r| r.get(0),
-            )
-            .ok();
-        Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+        crate::apply::last_seq(&self.conn)
     }
 
     /// One live row of a synced table as JSON (diagnostics, tests, `strive` debugging).
@@ -222,6 +230,42 @@ impl Replica {
         Ok(self
             .conn
             .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
+    }
+
+    /// Calls `f` with the text of `columns` (NULL as `None`, numbers as decimal text) of every
+    /// row of a synced table, in key order, one row at a time (benchmarks compare a large
+    /// replica with the server this way without holding it in memory).
+    #[doc(hidden)]
+    pub fn visit_rows(
+        &self,
+        table: &str,
+        columns: &[&str],
+        mut f: impl FnMut(&[Option<String>]),
+    ) -> Result<(), ReplicaError> {
+        let key = crate::apply::key_of(table)
+            .ok_or_else(|| ReplicaError::BadChange(format!("unknown table {table}")))?;
+        let list: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {} FROM {table} ORDER BY {key}",
+            list.join(", ")
+        ))?;
+        let mut rows = stmt.query([])?;
+        let mut values: Vec<Option<String>> = vec![None; columns.len()];
+        while let Some(r) = rows.next()? {
+            use rusqlite::types::ValueRef;
+            for (i, v) in values.iter_mut().enumerate() {
+                *v = match r.get_ref(i)? {
+                    ValueRef::Null => None,
+                    ValueRef::Integer(x) => Some(x.to_string()),
+                    ValueRef::Real(x) => Some(x.to_string()),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => {
+                        Some(String::from_utf8_lossy(t).into_owned())
+                    }
+                };
+            }
+            f(&values);
+        }
+        Ok(())
     }
 }
 

@@ -1,6 +1,6 @@
 //! Pushing the outbox, and settling it once the server's answers and changes are in.
 
-use crate::apply::{columns_of, delete_row, upsert_row};
+use crate::apply::{delete_row, upsert_row};
 use crate::error::ReplicaError;
 use crate::error::SyncError;
 use crate::open::Replica;
@@ -152,7 +152,7 @@ impl Replica {
     /// Settles every answered mutation: rows no unsettled mutation touches any more take their
     /// server version again (which by now includes applied changes and excludes rejected ones).
     pub fn release_settled(&mut self) -> Result<u64, ReplicaError> {
-        let columns = columns_of(&self.conn)?;
+        let columns = &self.columns;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -182,7 +182,7 @@ impl Replica {
                         match row.and_then(|r| {
                             serde_json::from_str::<serde_json::Map<String, Value>>(&r).ok()
                         }) {
-                            Some(server_row) => upsert_row(&tx, &columns, &tbl, &server_row)?,
+                            Some(server_row) => upsert_row(&tx, columns, &tbl, &server_row)?,
                             None => delete_row(&tx, &tbl, &id)?,
                         }
                         tx.execute(

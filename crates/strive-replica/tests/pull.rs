@@ -69,6 +69,12 @@ async fn a_fresh_replica_pulls_everything_and_then_only_what_changed() {
             .await
             .unwrap();
     assert_eq!(stats.last_seq, head, "the replica is at the server's head");
+    let wal = format!("{}-wal", replica.path().display());
+    assert_eq!(
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0),
+        0,
+        "the pull's last checkpoint leaves the WAL empty"
+    );
 
     // Rows written with plain SQL, and a delete, arrive on the next pull; nothing else is resent.
     sqlx::query(

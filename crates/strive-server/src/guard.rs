@@ -19,7 +19,9 @@ use sqlx::PgConnection;
 use std::future::Future;
 use std::pin::Pin;
 use strive_domain::permissions::{check, Action, OrgRule};
-use strive_domain::{DeviceId, GlobalRole, OrgId, OrgRole, Tier, UserId, ValidationError};
+use strive_domain::{
+    DeviceId, GlobalRole, OrgId, OrgRole, Tier, UserId, ValidationError, VersionId,
+};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -174,6 +176,23 @@ pub async fn authorize(
         db = standing.home;
     }
     let (mut tx, standing) = routed.ok_or(ApiError::OrgMoving)?;
+    let ctx = admit(caller, org, action, standing)?;
+    sqlx::query("SELECT set_config('app.org_id', $1, true)")
+        .bind(org.to_string())
+        .execute(&mut *tx)
+        .await?;
+    Ok((
+        Authorized {
+            ctx,
+            state: state.clone(),
+            db,
+        },
+        tx,
+    ))
+}
+
+/// Tier, global role and org role checks of `action` against the caller's standing in `org`.
+fn admit(caller: &Caller, org: OrgId, action: Action, standing: Standing) -> ApiResult<Ctx> {
     let (_, _, org_rule) = action.rule();
     let org_role = match (standing.org_role, org_rule) {
         (Some(role), _) => Some(role),
@@ -190,26 +209,264 @@ pub async fn authorize(
         action,
     )
     .into_result()?;
-    sqlx::query("SELECT set_config('app.org_id', $1, true)")
-        .bind(org.to_string())
-        .execute(&mut *tx)
-        .await?;
-    let ctx = Ctx {
+    Ok(Ctx {
         user: caller.user,
         device: caller.device,
         org,
         global: standing.global,
         org_role,
         tier,
-    };
-    Ok((
-        Authorized {
-            ctx,
-            state: state.clone(),
-            db,
-        },
-        tx,
+    })
+}
+
+/// What a pushed write records for replays (`applied_mutations`), written in the same statement
+/// as its audit rows: the device, its number for the mutation, and the mutation's name. The
+/// answer recorded is the write's result.
+#[derive(Clone, Debug)]
+pub struct Replay {
+    pub device: DeviceId,
+    pub client_seq: i64,
+    pub kind: String,
+}
+
+/// Writes per transaction in a [`Batch`]: each write's savepoint takes a subtransaction id, and
+/// PostgreSQL tracks at most 64 of them per transaction cheaply.
+pub const BATCH_GROUP: usize = 50;
+
+/// Many writes in one tenant context (a pushed sync batch). Each write is a [`mutate`] of its
+/// own, in a savepoint instead of a transaction: it reads the caller's standing afresh, is
+/// checked, validated, executed and audited, and is rolled back alone when it fails. Every
+/// [`BATCH_GROUP`] writes the transaction commits and a new one begins (checked again), so a
+/// batch costs a few commits instead of one per write.
+pub struct Batch {
+    state: AppState,
+    caller: Caller,
+    org: OrgId,
+    /// The database the organization lives in (its gate is held by `tx`).
+    db: String,
+    tx: Option<Tx>,
+    /// Writes in the current transaction.
+    writes: usize,
+    /// The savepoint of the last write is still open (released with the next write's start).
+    open: bool,
+    /// Uploads recorded in the current transaction, whose part files go once it committed.
+    uploaded: Vec<VersionId>,
+}
+
+/// Starts a [`Batch`]: the checks for `action` (which lets the caller use the batch at all).
+pub async fn batch(
+    state: &AppState,
+    caller: &Caller,
+    org: OrgId,
+    action: Action,
+) -> ApiResult<Batch> {
+    let (auth, tx) = authorize(state, caller, org, action).await?;
+    Ok(Batch {
+        state: state.clone(),
+        caller: caller.clone(),
+        org,
+        db: auth.db,
+        tx: Some(tx),
+        writes: 0,
+        open: false,
+        uploaded: Vec::new(),
+    })
+}
+
+// The batch's methods return boxed futures: with the higher-ranked closures they take, the
+// compiler cannot otherwise prove the handlers' futures `Send`.
+impl Batch {
+    /// A read in the batch's transaction (no checks beyond the batch's own).
+    pub fn read<'s, R: Send + 's>(
+        &'s mut self,
+        f: impl for<'b> FnOnce(&'b mut PgConnection, OrgId) -> BoxFuture<'b, ApiResult<R>> + Send + 's,
+    ) -> BoxFuture<'s, ApiResult<R>> {
+        Box::pin(async move {
+            let org = self.org;
+            let tx = self.tx()?;
+            f(tx, org).await
+        })
+    }
+
+    /// One write, all or nothing: like [`mutate`], inside a savepoint of the batch's transaction;
+    /// with `replay`, its result is recorded for replays along with its audit rows.
+    pub fn mutate<'s, V: Send + 's, R: Serialize + Send + 's>(
+        &'s mut self,
+        action: Action,
+        replay: Option<Replay>,
+        validate: impl FnOnce() -> Result<V, ValidationError> + Send + 's,
+        f: impl for<'b> FnOnce(
+                &'b mut PgConnection,
+                &'b Ctx,
+                V,
+            ) -> BoxFuture<'b, ApiResult<(R, Vec<Audit>)>>
+            + Send
+            + 's,
+    ) -> BoxFuture<'s, ApiResult<R>> {
+        Box::pin(async move {
+            if self.writes >= BATCH_GROUP {
+                self.commit_group().await?;
+            }
+            let (user, org, open) = (self.caller.user, self.org, self.open);
+            let (state, db) = (self.state.clone(), self.db.clone());
+            let tx = self.tx()?;
+            // Release the last write's savepoint, open this one, and read the standing in a
+            // fresh snapshot, as a transaction of its own would (one round trip when the
+            // organization lives in the control database).
+            let standing = savepoint_and_standing(&state, tx, &db, open, user, org).await?;
+            self.open = true;
+            self.writes += 1;
+            let caller = self.caller.clone();
+            let tx = self.tx()?;
+            let result = async {
+                let standing = standing.ok_or_else(|| {
+                    ApiError::Unauthorized("This account no longer exists".into())
+                })?;
+                // The transaction holds the organization's gate, so the directory cannot have
+                // switched it away; should it say otherwise, refuse as a new transaction would.
+                if standing.home != db {
+                    return Err(ApiError::OrgMoving);
+                }
+                let ctx = admit(&caller, org, action, standing)?;
+                let valid = validate()?;
+                let (out, audits) = f(&mut *tx, &ctx, valid).await?;
+                let replay = match replay {
+                    Some(r) => Some((
+                        r,
+                        serde_json::to_value(&out).map_err(|e| ApiError::Internal(e.into()))?,
+                    )),
+                    None => None,
+                };
+                boxed_write_audit(&mut *tx, &ctx, &audits, replay).await?;
+                Ok(out)
+            }
+            .await;
+            if result.is_err() {
+                self.rollback_write().await?;
+            }
+            result
+        })
+    }
+
+    /// Commits every write that succeeded.
+    pub fn commit(mut self) -> BoxFuture<'static, ApiResult<()>> {
+        Box::pin(async move { self.commit_tx().await })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Discards `version`'s part file once the write that recorded it (the last one) commits.
+    pub fn discard_after_commit(&mut self, version: VersionId) {
+        self.uploaded.push(version);
+    }
+
+    /// Commits the current transaction, then discards the part files of the uploads it recorded.
+    fn commit_tx(&mut self) -> BoxFuture<'_, ApiResult<()>> {
+        Box::pin(async move {
+            let uploaded = std::mem::take(&mut self.uploaded);
+            if let Some(tx) = self.tx.take() {
+                tx.commit().await?;
+                for v in uploaded {
+                    crate::uploads::discard_part(&self.state, self.org, v).await;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn tx(&mut self) -> ApiResult<&mut Tx> {
+        self.tx
+            .as_mut()
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("batch used after a failure")))
+    }
+
+    /// Undoes the current write (its savepoint stays open, empty). If even that fails the
+    /// transaction is dropped: nothing of its group is kept.
+    fn rollback_write(&mut self) -> BoxFuture<'_, ApiResult<()>> {
+        Box::pin(async move {
+            let tx = self.tx()?;
+            if let Err(e) = sqlx::query("ROLLBACK TO SAVEPOINT w")
+                .execute(&mut **tx)
+                .await
+            {
+                self.tx = None;
+                self.uploaded.clear();
+                return Err(e.into());
+            }
+            Ok(())
+        })
+    }
+
+    /// Commits the writes so far and starts a new transaction, checked again.
+    fn commit_group(&mut self) -> BoxFuture<'_, ApiResult<()>> {
+        Box::pin(async move {
+            self.commit_tx().await?;
+            // Routed again: the organization may have moved between two groups.
+            let (auth, tx) = authorize(&self.state, &self.caller, self.org, Action::Sync).await?;
+            self.db = auth.db;
+            self.tx = Some(tx);
+            self.writes = 0;
+            self.open = false;
+            Ok(())
+        })
+    }
+}
+
+/// `[RELEASE SAVEPOINT w;] SAVEPOINT w;` and the caller's standing. In the control database
+/// that is one round trip (the simple query protocol: the ids are typed UUIDs, written as
+/// literals); elsewhere the standing needs the control database too ([`standing`]).
+fn savepoint_and_standing<'a>(
+    state: &'a AppState,
+    tx: &'a mut PgConnection,
+    db: &'a str,
+    release: bool,
+    user: UserId,
+    org: OrgId,
+) -> BoxFuture<'a, ApiResult<Option<Standing>>> {
+    Box::pin(savepoint_and_standing_inner(
+        state, tx, db, release, user, org,
     ))
+}
+
+async fn savepoint_and_standing_inner(
+    state: &AppState,
+    tx: &mut PgConnection,
+    db: &str,
+    release: bool,
+    user: UserId,
+    org: OrgId,
+) -> ApiResult<Option<Standing>> {
+    use sqlx::Executor;
+    let savepoint = if release {
+        "RELEASE SAVEPOINT w; SAVEPOINT w;"
+    } else {
+        "SAVEPOINT w;"
+    };
+    if db != DEFAULT_DB {
+        tx.execute(sqlx::raw_sql(savepoint)).await?;
+        return standing(state, tx, db, user, org).await;
+    }
+    let sql = format!(
+        "{savepoint} {}",
+        STANDING_SQL
+            .replace("$1", &format!("'{}'::uuid", user.0))
+            .replace("$2", &format!("'{}'::uuid", org.0))
+    );
+    // (`fetch_all`: sqlx 0.8's `RawSql::fetch_optional` fails when there is no row.)
+    let rows = tx.fetch_all(sqlx::raw_sql(&sql)).await?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    use sqlx::Row;
+    Ok(Some(Standing {
+        global: row.try_get(0)?,
+        memberships: row.try_get(1)?,
+        home: row.try_get(2)?,
+        org_role: row.try_get(3)?,
+        tier: row.try_get(4)?,
+    }))
 }
 
 /// A read: the checks, then `f` inside the tenant transaction.
@@ -242,7 +499,7 @@ pub async fn mutate<V, R>(
     let (auth, mut tx) = authorize(state, caller, org, action).await?;
     let valid = validate()?;
     let (out, audits) = f(&mut tx, &auth.ctx, valid).await?;
-    write_audit(&mut tx, &auth.ctx, &audits).await?;
+    write_audit(&mut tx, &auth.ctx, &audits, None).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -260,6 +517,11 @@ struct Standing {
 /// the control database), and their role and the tier in `org` (from the tenant database `db`,
 /// in `tx`). One query when the organization lives in the control database. `None` when the
 /// profile does not exist yet.
+const STANDING_SQL: &str = "SELECT cs.global_role, cs.memberships, cs.home, m.role, s.tier
+   FROM caller_standing($1, $2) cs
+   LEFT JOIN organization_members m ON m.organization_id = $2 AND m.user_id = $1
+   LEFT JOIN subscriptions s ON s.organization_id = $2";
+
 async fn standing(
     state: &AppState,
     tx: &mut PgConnection,
@@ -269,16 +531,11 @@ async fn standing(
 ) -> ApiResult<Option<Standing>> {
     type Row = (GlobalRole, i64, String, Option<OrgRole>, Option<Tier>);
     let row: Option<Row> = if db == DEFAULT_DB {
-        sqlx::query_as(
-            "SELECT cs.global_role, cs.memberships, cs.home, m.role, s.tier
-               FROM caller_standing($1, $2) cs
-               LEFT JOIN organization_members m ON m.organization_id = $2 AND m.user_id = $1
-               LEFT JOIN subscriptions s ON s.organization_id = $2",
-        )
-        .bind(user)
-        .bind(org)
-        .fetch_optional(&mut *tx)
-        .await?
+        sqlx::query_as(STANDING_SQL)
+            .bind(user)
+            .bind(org)
+            .fetch_optional(&mut *tx)
+            .await?
     } else {
         let control: Option<(GlobalRole, i64, String)> =
             sqlx::query_as("SELECT global_role, memberships, home FROM caller_standing($1, $2)")
@@ -328,9 +585,23 @@ pub async fn ensure_profile(conn: &mut PgConnection, user: UserId) -> ApiResult<
     Ok(())
 }
 
+fn boxed_write_audit<'a>(
+    tx: &'a mut PgConnection,
+    ctx: &'a Ctx,
+    audits: &'a [Audit],
+    replay: Option<(Replay, serde_json::Value)>,
+) -> BoxFuture<'a, ApiResult<()>> {
+    Box::pin(write_audit(tx, ctx, audits, replay))
+}
+
 /// All of a mutation's audit rows in one statement, with the device the mutation came from.
-async fn write_audit(tx: &mut PgConnection, ctx: &Ctx, audits: &[Audit]) -> ApiResult<()> {
-    if audits.is_empty() {
+async fn write_audit(
+    tx: &mut PgConnection,
+    ctx: &Ctx,
+    audits: &[Audit],
+    replay: Option<(Replay, serde_json::Value)>,
+) -> ApiResult<()> {
+    if audits.is_empty() && replay.is_none() {
         return Ok(());
     }
     let rows: Vec<serde_json::Value> = audits
@@ -345,9 +616,22 @@ async fn write_audit(tx: &mut PgConnection, ctx: &Ctx, audits: &[Audit]) -> ApiR
             })
         })
         .collect();
-    // `entity_seq`: the entity row's number after this write, for conflict detection.
+    // `entity_seq`: the entity row's number after this write, for conflict detection. A pushed
+    // write's replay record goes in the same statement (one round trip fewer per mutation).
+    let (device, client_seq, kind, outcome) = match replay {
+        Some((r, outcome)) => (
+            Some(r.device),
+            Some(r.client_seq),
+            Some(r.kind),
+            Some(outcome),
+        ),
+        None => (None, None, None, None),
+    };
     sqlx::query(
-        "INSERT INTO audit_log (organization_id, id, user_id, device_id, action, entity_type,
+        "WITH replay AS (
+           INSERT INTO applied_mutations (organization_id, device_id, client_seq, mutation_type, outcome)
+           SELECT $1, $5, $6, $7, $8 WHERE $6::bigint IS NOT NULL)
+         INSERT INTO audit_log (organization_id, id, user_id, device_id, action, entity_type,
                                 entity_id, new_values, entity_seq)
          SELECT $1, x.id, $2, $4, x.action, x.entity_type, x.entity_id, coalesce(x.new_values, '{}'),
                 audit_entity_seq($1, x.entity_type, x.entity_id)
@@ -358,6 +642,10 @@ async fn write_audit(tx: &mut PgConnection, ctx: &Ctx, audits: &[Audit]) -> ApiR
     .bind(ctx.user)
     .bind(serde_json::Value::Array(rows))
     .bind(ctx.device)
+    .bind(device)
+    .bind(client_seq)
+    .bind(kind)
+    .bind(outcome)
     .execute(&mut *tx)
     .await?;
     Ok(())

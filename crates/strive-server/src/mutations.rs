@@ -61,44 +61,43 @@ fn uploaded_version(m: &Mutation) -> Option<strive_domain::VersionId> {
     }
 }
 
-/// Like [`apply`], for a mutation pushed by a device: the same transaction records
-/// `(device, client_seq)` and the answer, so a replay can answer the same without running again.
+/// Like [`apply`], for a mutation pushed by a device, as one write of its push's batch: the same
+/// savepoint records `(device, client_seq)` and the answer, so a replay can answer the same
+/// without running again.
 pub async fn apply_for_device(
-    state: &AppState,
-    caller: &Caller,
-    org: OrgId,
+    batch: &mut guard::Batch,
     device: DeviceId,
     client_seq: i64,
     m: Mutation,
 ) -> ApiResult<PushResult> {
     let action = m.action();
-    let kind = action.name();
+    let replay = guard::Replay {
+        device,
+        client_seq,
+        kind: action.name(),
+    };
     let upload = uploaded_version(&m);
-    let st = state.clone();
-    let result = guard::mutate(state, caller, org, action, move || m.validate(), move |tx, ctx, valid| {
-        Box::pin(async move {
-            let (outcome, audits) = execute(tx, ctx, &st, valid).await?;
-            let result = PushResult::Applied {
-                client_seq,
-                result: serde_json::to_value(&outcome).map_err(|e| ApiError::Internal(e.into()))?,
-            };
-            sqlx::query(
-                "INSERT INTO applied_mutations (organization_id, device_id, client_seq, mutation_type, outcome)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(ctx.org)
-            .bind(device)
-            .bind(client_seq)
-            .bind(kind)
-            .bind(serde_json::to_value(&result).map_err(|e| ApiError::Internal(e.into()))?)
-            .execute(&mut *tx)
-            .await?;
-            Ok((result, audits))
-        })
-    })
-    .await?;
+    let st = batch.state().clone();
+    let result = batch
+        .mutate(
+            action,
+            Some(replay),
+            move || m.validate(),
+            move |tx, ctx, valid| {
+                Box::pin(async move {
+                    let (outcome, audits) = execute(tx, ctx, &st, valid).await?;
+                    let result = PushResult::Applied {
+                        client_seq,
+                        result: serde_json::to_value(&outcome)
+                            .map_err(|e| ApiError::Internal(e.into()))?,
+                    };
+                    Ok((result, audits))
+                })
+            },
+        )
+        .await?;
     if let Some(v) = upload {
-        crate::uploads::discard_part(state, org, v).await;
+        batch.discard_after_commit(v);
     }
     Ok(result)
 }

@@ -229,6 +229,16 @@ impl TestServer {
         sqlx::raw_sql(q).execute(&mut c).await.expect("sql runs");
     }
 
+    pub async fn strings(&self, q: &str) -> Vec<String> {
+        let mut c = sqlx::PgConnection::connect(&self.owner_url)
+            .await
+            .expect("owner connection");
+        sqlx::query_scalar(q)
+            .fetch_all(&mut c)
+            .await
+            .expect("text values")
+    }
+
     pub async fn scalar(&self, q: &str) -> i64 {
         let mut c = sqlx::PgConnection::connect(&self.owner_url)
             .await

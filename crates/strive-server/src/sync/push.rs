@@ -1,6 +1,9 @@
 //! `POST /v1/orgs/{org}/sync/push`: a device's queued mutations, in its own order. Each runs
-//! through the same guarded pipeline as the REST routes, in its own transaction, which also
-//! records `(device, client_seq)` so a replay is a no-op answering what the first run answered.
+//! through the same guarded pipeline as the REST routes (standing read afresh, checks,
+//! validation, effect, audit), all or nothing in its own savepoint, which also records
+//! `(device, client_seq)` so a replay is a no-op answering what the first run answered. The
+//! savepoints share a transaction per [`guard::BATCH_GROUP`] mutations, so a batch costs a few
+//! commits rather than one per mutation.
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
@@ -81,64 +84,67 @@ pub async fn push(
         )));
     }
     // Membership first (a stranger learns nothing), then the device session.
-    guard::authorize(&state, &caller, org, Action::Sync).await?;
+    let mut batch = guard::batch(&state, &caller, org, Action::Sync).await?;
     let device = caller.device.ok_or_else(|| {
         ApiError::BadRequest("Pushing needs a device session: sign in with a device id".into())
     })?;
     let seqs: Vec<i64> = body.mutations.iter().map(|m| m.client_seq).collect();
-    let mut prior = already_applied(&state, &caller, org, device, &seqs).await?;
+    let mut prior = already_applied(&mut batch, device, seqs).await?;
     let mut results = Vec::with_capacity(body.mutations.len());
     for item in body.mutations {
         if let Some(previous) = prior.remove(&item.client_seq) {
             results.push(previous);
             continue;
         }
-        let result = run_one(&state, &caller, org, device, item).await?;
-        results.push(result);
+        match run_one(&mut batch, device, item).await {
+            Ok(result) => results.push(result),
+            Err(e) => {
+                // Our fault, not the mutation's: keep what is done; the device retries the rest.
+                batch.commit().await?;
+                return Err(e);
+            }
+        }
     }
-    record_push(&state, &caller, org, device, body.pending).await?;
+    record_push(&mut batch, device, body.pending).await?;
+    batch.commit().await?;
     Ok(Json(PushResponse { results }))
 }
 
 /// The recorded answers for those of `seqs` this device already pushed: one query per batch.
 async fn already_applied(
-    state: &AppState,
-    caller: &Caller,
-    org: OrgId,
+    batch: &mut guard::Batch,
     device: DeviceId,
-    seqs: &[i64],
+    seqs: Vec<i64>,
 ) -> ApiResult<HashMap<i64, PushResult>> {
-    let seqs = seqs.to_vec();
-    guard::read(state, caller, org, Action::Sync, move |tx, ctx| {
-        Box::pin(async move {
-            let rows: Vec<(i64, Value)> = sqlx::query_as(
-                "SELECT client_seq, outcome FROM applied_mutations
-                  WHERE organization_id = $1 AND device_id = $2 AND client_seq = ANY($3)",
-            )
-            .bind(ctx.org)
-            .bind(device)
-            .bind(&seqs)
-            .fetch_all(&mut *tx)
-            .await?;
-            Ok(rows
-                .into_iter()
-                .filter_map(|(seq, v)| serde_json::from_value(v).ok().map(|r| (seq, r)))
-                .collect())
+    batch
+        .read(move |tx, org| {
+            Box::pin(async move {
+                let rows: Vec<(i64, Value)> = sqlx::query_as(
+                    "SELECT client_seq, outcome FROM applied_mutations
+                      WHERE organization_id = $1 AND device_id = $2 AND client_seq = ANY($3)",
+                )
+                .bind(org)
+                .bind(device)
+                .bind(&seqs)
+                .fetch_all(&mut *tx)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .filter_map(|(seq, v)| serde_json::from_value(v).ok().map(|r| (seq, r)))
+                    .collect())
+            })
         })
-    })
-    .await
+        .await
 }
 
 async fn run_one(
-    state: &AppState,
-    caller: &Caller,
-    org: OrgId,
+    batch: &mut guard::Batch,
     device: DeviceId,
     item: PushItem,
 ) -> ApiResult<PushResult> {
     let seq = item.client_seq;
     let outcome = match serde_json::from_value::<Mutation>(item.mutation) {
-        Ok(m) => mutations::apply_for_device(state, caller, org, device, seq, m).await,
+        Ok(m) => mutations::apply_for_device(batch, device, seq, m).await,
         Err(e) => Err(ApiError::Invalid(ValidationError::single(
             "mutation",
             e.to_string(),
@@ -152,14 +158,14 @@ async fn run_one(
         Err(e) => {
             // A retry racing the first attempt (or a repeated client_seq) fails on what the
             // first one wrote: answer what the first one answered.
-            if let Some(first) = already_applied(state, caller, org, device, &[seq])
+            if let Some(first) = already_applied(batch, device, vec![seq])
                 .await?
                 .remove(&seq)
             {
                 return Ok(first);
             }
             let rejected = rejection(seq, &e);
-            record_rejection(state, caller, org, device, &rejected).await;
+            record_rejection(batch, device, rejected.clone()).await;
             Ok(rejected)
         }
     }
@@ -180,61 +186,55 @@ fn rejection(client_seq: i64, e: &ApiError) -> PushResult {
 
 /// Remembers a rejection so a replay answers the same. Best effort: if even that is refused
 /// (say the organization lost its tier), the replay is simply judged again.
-async fn record_rejection(
-    state: &AppState,
-    caller: &Caller,
-    org: OrgId,
-    device: DeviceId,
-    r: &PushResult,
-) {
+async fn record_rejection(batch: &mut guard::Batch, device: DeviceId, r: PushResult) {
     let PushResult::Rejected { client_seq, .. } = r else {
         return;
     };
-    let (seq, outcome) = (*client_seq, serde_json::to_value(r).unwrap_or(Value::Null));
-    let recorded = guard::read(state, caller, org, Action::Sync, move |tx, ctx| {
-        Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO applied_mutations (organization_id, device_id, client_seq, mutation_type, outcome)
-                 VALUES ($1, $2, $3, 'rejected', $4) ON CONFLICT DO NOTHING",
-            )
-            .bind(ctx.org)
-            .bind(device)
-            .bind(seq)
-            .bind(outcome)
-            .execute(&mut *tx)
-            .await?;
-            Ok(())
+    let (seq, outcome) = (client_seq, serde_json::to_value(&r).unwrap_or(Value::Null));
+    let recorded = batch
+        .mutate(Action::Sync, None, || Ok(()), move |tx, ctx, ()| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO applied_mutations (organization_id, device_id, client_seq, mutation_type, outcome)
+                     VALUES ($1, $2, $3, 'rejected', $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(ctx.org)
+                .bind(device)
+                .bind(seq)
+                .bind(outcome)
+                .execute(&mut *tx)
+                .await?;
+                Ok(((), Vec::new()))
+            })
         })
-    })
-    .await;
+        .await;
     if let Err(e) = recorded {
         tracing::debug!(error = %e, "could not record a rejected mutation");
     }
 }
 
 async fn record_push(
-    state: &AppState,
-    caller: &Caller,
-    org: OrgId,
+    batch: &mut guard::Batch,
     device: DeviceId,
     pending: Option<i64>,
 ) -> ApiResult<()> {
-    guard::read(state, caller, org, Action::Sync, move |tx, ctx| {
-        Box::pin(async move {
-            sqlx::query(
-                "INSERT INTO device_sync_state (organization_id, device_id, last_push_at, pending_count)
-                 VALUES ($1, $2, now(), coalesce($3, 0))
-                 ON CONFLICT (organization_id, device_id) DO UPDATE
-                   SET last_push_at = now(), pending_count = coalesce($3, device_sync_state.pending_count),
-                       updated_at = now()",
-            )
-            .bind(ctx.org)
-            .bind(device)
-            .bind(pending.map(|p| p.clamp(0, i32::MAX as i64) as i32))
-            .execute(&mut *tx)
-            .await?;
-            Ok(())
+    batch
+        .read(move |tx, org| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO device_sync_state (organization_id, device_id, last_push_at, pending_count)
+                     VALUES ($1, $2, now(), coalesce($3, 0))
+                     ON CONFLICT (organization_id, device_id) DO UPDATE
+                       SET last_push_at = now(), pending_count = coalesce($3, device_sync_state.pending_count),
+                           updated_at = now()",
+                )
+                .bind(org)
+                .bind(device)
+                .bind(pending.map(|p| p.clamp(0, i32::MAX as i64) as i32))
+                .execute(&mut *tx)
+                .await?;
+                Ok(())
+            })
         })
-    })
-    .await
+        .await
 }
