@@ -79,9 +79,18 @@ pub async fn sync_once(
     token: &str,
     on_progress: impl FnMut(&PullStats),
 ) -> Result<(PushStats, PullStats), SyncError> {
-    // A document's ciphertext goes up before the mutation that records it.
-    crate::transfer::upload_pending(replica, http, base_url, token, |_| {}).await?;
-    let pushed = push_pending(replica, http, base_url, token).await?;
+    // A document's ciphertext goes up before the mutation that records it, and after the
+    // mutations queued before it (the loop it belongs to may have been created offline too).
+    let mut pushed = PushStats::default();
+    loop {
+        let up = crate::transfer::upload_pending(replica, http, base_url, token, |_| {}).await?;
+        let p = push_pending(replica, http, base_url, token).await?;
+        pushed.applied += p.applied;
+        pushed.rejected += p.rejected;
+        if up.uploaded + up.refused + p.applied + p.rejected == 0 {
+            break;
+        }
+    }
     let pulled = pull::pull_all(replica, http, base_url, token, on_progress).await?;
     replica.release_settled()?;
     // Pinned documents stay readable offline: fetch new versions now (best effort; the next
@@ -97,18 +106,31 @@ pub async fn sync_once(
 }
 
 impl Replica {
+    /// The next pending mutations in order, up to `n`, stopping before a document whose
+    /// ciphertext is not uploaded yet (its upload goes first; it may wait for a loop created
+    /// earlier in the outbox to reach the server).
     fn pending_batch(&self, n: usize) -> Result<Vec<(i64, Value)>, ReplicaError> {
         let mut stmt = self.conn.prepare(
-            "SELECT client_seq, mutation FROM outbox WHERE state = 'pending' ORDER BY client_seq LIMIT ?1",
+            "SELECT o.client_seq, o.mutation,
+                    json_extract(o.mutation, '$.type') = 'uploadDocument' AND EXISTS (
+                        SELECT 1 FROM vault v
+                         WHERE v.version_id = json_extract(o.mutation, '$.args.version_id')
+                           AND v.state = 'upload')
+               FROM outbox o WHERE o.state = 'pending' ORDER BY o.client_seq LIMIT ?1",
         )?;
         let rows = stmt
             .query_map([n as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, bool>(2)?,
+                ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows
             .into_iter()
-            .map(|(s, m)| (s, serde_json::from_str(&m).unwrap_or(Value::Null)))
+            .take_while(|(_, _, not_uploaded)| !not_uploaded)
+            .map(|(s, m, _)| (s, serde_json::from_str(&m).unwrap_or(Value::Null)))
             .collect())
     }
 

@@ -90,6 +90,15 @@ impl Replica {
         Ok(rows)
     }
 
+    /// Whether mutations queued before `client_seq` still wait to be pushed.
+    fn pending_before(&self, client_seq: i64) -> Result<bool, crate::ReplicaError> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND client_seq < ?1)",
+            [client_seq],
+            |r| r.get(0),
+        )?)
+    }
+
     fn set_vault_state(
         &self,
         version: &str,
@@ -123,6 +132,10 @@ impl Replica {
         )?;
         tx.commit()
     }
+}
+
+fn is_not_found(e: &SyncError) -> bool {
+    matches!(e, SyncError::Refused { status: 404, .. })
 }
 
 /// Whether a refusal is about this upload (settle it) rather than the session or the server
@@ -161,6 +174,9 @@ pub async fn upload_pending(
                 stats.uploaded += 1;
             }
             Err(e) => match refusal_is_final(&e) {
+                // Something it names (its loop) may be created by a mutation queued before it:
+                // upload it once those are pushed.
+                Some(_) if is_not_found(&e) && replica.pending_before(p.client_seq)? => break,
                 Some((code, message)) => {
                     replica
                         .refuse_upload(&p, &code, &message)

@@ -261,6 +261,49 @@ async fn a_document_added_offline_reaches_another_device_encrypted_all_the_way()
 }
 
 #[tokio::test]
+async fn a_loop_created_offline_and_its_document_sync_in_one_round() {
+    let w = world().await;
+    let mut agent = device(&w, "agent@example.com").await;
+    let loop_id = LoopId::new();
+    agent
+        .replica
+        .mutate(Mutation::CreateLoop(
+            strive_domain::mutations::loops::CreateLoop {
+                id: Some(loop_id),
+                property_address: "9 Offline Lane".into(),
+                transaction_type: strive_domain::TransactionType::PurchaseAgreement,
+                listing_price_cents: 30_000_000,
+                expected_closing: None,
+            },
+        ))
+        .unwrap();
+    let files_dir = tempfile::tempdir().unwrap();
+    let path = write(files_dir.path(), "Offer.pdf", &pdf(20_000, 9));
+    let added = agent
+        .replica
+        .add_document(NewDocument {
+            loop_id,
+            path: &path,
+            name: None,
+            document_type: DocumentType::Contract,
+            document_id: None,
+            max_bytes: 100 << 20,
+        })
+        .unwrap();
+
+    // The upload waits for the loop's creation to reach the server, within the same round.
+    let (pushed, _) = agent.sync(&w.server).await;
+    assert_eq!((pushed.applied, pushed.rejected), (2, 0));
+    assert!(agent.replica.rejections().unwrap().is_empty());
+    let (s, doc) = server_doc(&w, added.document_id).await;
+    assert_eq!(
+        (s, doc["loop_id"].as_str()),
+        (200, Some(loop_id.to_string().as_str()))
+    );
+    assert_eq!(agent.replica.pending().unwrap(), 0);
+}
+
+#[tokio::test]
 async fn fifty_megabytes_round_trip_with_upload_progress() {
     let w = world().await;
     let mut agent = device(&w, "agent@example.com").await;
