@@ -89,8 +89,9 @@ impl Replica {
         }))
     }
 
-    /// The caller's role and the organization's tier, as last synced.
-    fn standing(&self, user: UserId) -> Result<(Option<OrgRole>, Tier), ReplicaError> {
+    /// The caller's role and the organization's tier, as last synced (no role before the first
+    /// pull).
+    pub fn standing(&self, user: UserId) -> Result<(Option<OrgRole>, Tier), ReplicaError> {
         let role: Option<String> = self
             .conn
             .query_row(
