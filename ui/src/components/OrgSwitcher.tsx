@@ -80,7 +80,7 @@ export function CreateOrgDialog({ onClose }: { onClose: () => void }) {
         <Button variant="primary" busy={busy} onClick={submit}>Create organization</Button>
       </>
     }>
-      <form onSubmit={(e) => { e.preventDefault(); submit(); }}>
+      <form noValidate onSubmit={(e) => { e.preventDefault(); submit(); }}>
         <ErrorBanner error={error?.fields ? null : error} />
         <Field label="Name" error={f.name}><Input name="org-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="Acme Realty" /></Field>
         <Field label="Your password" hint="Encrypts this organization's copy on this device" error={f.password}>

@@ -40,7 +40,7 @@ export function ContactForm({ contact, onClose }: { contact: Contact | null; onC
         <Button variant="primary" busy={busy} onClick={save}>{contact ? "Save changes" : "Add contact"}</Button>
       </>
     }>
-      <form className="form-grid" onSubmit={(e) => { e.preventDefault(); save(); }} aria-label="Contact">
+      <form noValidate className="form-grid" onSubmit={(e) => { e.preventDefault(); save(); }} aria-label="Contact">
         <div className="span-2"><ErrorBanner error={error} /></div>
         <div className="span-2"><Field label="Full name" error={f.name}><Input {...bind("name")} placeholder="Carol Client" /></Field></div>
         <Field label="Email" error={f.email}><Input {...bind("email")} type="text" placeholder="carol@example.com" /></Field>

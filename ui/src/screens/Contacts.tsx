@@ -61,14 +61,16 @@ export function Contacts({ newContact }: { newContact: number }) {
   // eslint-disable-next-line react-hooks/incompatible-library
   const virtual = useVirtualizer({ count: total, getScrollElement: () => scroller.current, estimateSize: () => ROW, overscan: 12 });
   const items = virtual.getVirtualItems();
-  const needed = pagesFor(items[0]?.index ?? 0, items[items.length - 1]?.index ?? 0, total).filter((p) => p > 0);
-  const pages = useQueries({
-    queries: needed.map((p) => ({
-      queryKey: ["contacts", base, p],
-      queryFn: () => api.contacts({ ...base, offset: p * PAGE_SIZE }),
-      staleTime: 30_000,
-    })),
-  });
+  const toTop = () => scroller.current?.scrollTo({ top: 0 });
+  const neededKey = pagesFor(items[0]?.index ?? 0, items[items.length - 1]?.index ?? 0, total).filter((p) => p > 0).join(",");
+  // Memoized: a new queries array on every render makes useQueries re-subscribe and render again.
+  const needed = useMemo(() => (neededKey ? neededKey.split(",").map(Number) : []), [neededKey]);
+  const queries = useMemo(() => needed.map((p) => ({
+    queryKey: ["contacts", base, p],
+    queryFn: () => api.contacts({ ...base, offset: p * PAGE_SIZE }),
+    staleTime: 30_000,
+  })), [needed, base]);
+  const pages = useQueries({ queries });
   const pageData = new Map<number, Page<Contact>>();
   if (first.data) pageData.set(0, first.data);
   needed.forEach((p, i) => { const d = pages[i]?.data; if (d) pageData.set(p, d); });
@@ -90,8 +92,11 @@ export function Contacts({ newContact }: { newContact: number }) {
   ], []);
   const table = useReactTable({
     data: visible, columns, state: { sorting }, getRowId: (r) => r.id,
-    onSortingChange: (u) => { setSorting(u); virtual.scrollToIndex(0); },
+    onSortingChange: (u) => { setSorting(u); toTop(); },
     manualSorting: true, enableSortingRemoval: false, getCoreRowModel: getCoreRowModel(),
+    // The rows change with every scroll; the table's auto-resets would set its own state on
+    // each change and render again, forever.
+    autoResetAll: false,
   });
   const rowsById = new Map(table.getRowModel().rows.map((r) => [r.id, r]));
   const widths = table.getAllLeafColumns().map((c) => `${c.getSize()}px`).join(" ");
@@ -106,7 +111,7 @@ export function Contacts({ newContact }: { newContact: number }) {
       void qc.invalidateQueries();
     }, (e: AppError) => toast(e.fields?.[0]?.message ?? e.message, "error"));
   };
-  const setFilter = (k: keyof Filters) => (v: string) => { setFilters((f) => ({ ...f, [k]: v })); virtual.scrollToIndex(0); };
+  const setFilter = (k: keyof Filters) => (v: string) => setFilters((f) => ({ ...f, [k]: v }));
   const memberOptions: [string, string][] = (members.data ?? []).map((m) => [m.user_id, m.name || m.email]);
   const visibleIds = visible.map((c) => c.id);
   const allVisibleSelected = visibleIds.length > 0 && visibleIds.every((id) => selection.ids.has(id));

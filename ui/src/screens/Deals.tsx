@@ -73,7 +73,7 @@ function DealForm({ onClose }: { onClose: () => void }) {
   };
   return (
     <Modal title="New deal" onClose={onClose} footer={<><Button onClick={onClose}>Cancel</Button><Button variant="primary" onClick={save}>Add deal</Button></>}>
-      <form className="form-grid" onSubmit={(e) => { e.preventDefault(); save(); }} aria-label="Deal">
+      <form noValidate className="form-grid" onSubmit={(e) => { e.preventDefault(); save(); }} aria-label="Deal">
         <div className="span-2"><ErrorBanner error={error?.fields ? null : error} /></div>
         <div className="span-2"><Field label="Title" error={f.title}><Input name="title" value={title} onChange={(e) => setTitle(e.target.value)} placeholder="12 Elm Street — purchase" /></Field></div>
         <Field label="Value" error={f.value_cents}><Input name="value" value={value} onChange={(e) => setValue(e.target.value)} placeholder="$450,000" /></Field>

@@ -67,7 +67,7 @@ function LoopForm({ onClose }: { onClose: () => void }) {
   };
   return (
     <Modal title="New transaction loop" onClose={onClose} footer={<><Button onClick={onClose}>Cancel</Button><Button variant="primary" onClick={save}>Create loop</Button></>}>
-      <form className="form-grid" onSubmit={(e) => { e.preventDefault(); save(); }} aria-label="Loop">
+      <form noValidate className="form-grid" onSubmit={(e) => { e.preventDefault(); save(); }} aria-label="Loop">
         <div className="span-2"><ErrorBanner error={error?.fields ? null : error} /></div>
         <div className="span-2"><Field label="Property address" error={f.property_address}><Input name="address" value={address} onChange={(e) => setAddress(e.target.value)} placeholder="12 Elm Street, Portland, OR" /></Field></div>
         <Field label="Type"><Select name="type" value={type} onChange={(v) => setType(v as TransactionType)} options={TYPES.map((t): [string, string] => [t, label(t)])} /></Field>

@@ -34,7 +34,7 @@ export function NoOrganization({ profile, onDone }: { profile: Profile; onDone: 
         <p className="muted">Signed in as {profile.email}. Create an organization for your team, or join one.</p>
         <ErrorBanner error={error?.fields ? null : error} />
         <div className="split">
-          <form className="panel" onSubmit={(e) => { e.preventDefault(); create(); }} aria-label="Create organization">
+          <form noValidate className="panel" onSubmit={(e) => { e.preventDefault(); create(); }} aria-label="Create organization">
             <h3>Create an organization</h3>
             <Field label="Name" error={f.name}><Input name="org-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="Acme Realty" /></Field>
             <Field label="Your password" hint="Encrypts its copy on this device" error={f.password}>

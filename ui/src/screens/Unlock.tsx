@@ -21,7 +21,7 @@ export function Unlock({ status, onDone }: { status: Extract<AppStatus, { phase:
         <div className="brand brand-lg"><span className="brand-mark">S</span> Strive</div>
         <h2>Welcome back</h2>
         <p className="muted">Type your password to unlock {status.email}'s data on this computer. It works offline.</p>
-        <form onSubmit={(e) => { e.preventDefault(); submit(); }} aria-label="Unlock">
+        <form noValidate onSubmit={(e) => { e.preventDefault(); submit(); }} aria-label="Unlock">
           <ErrorBanner error={error} />
           <Field label="Password">
             <Input name="password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" />

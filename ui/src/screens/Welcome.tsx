@@ -37,7 +37,7 @@ export function Welcome({ status, onDone }: { status: Extract<AppStatus, { phase
           <button type="button" role="tab" aria-selected={mode === "signup"} className={mode === "signup" ? "tab active" : "tab"} onClick={() => { setMode("signup"); setError(null); }}>Create account</button>
           <button type="button" role="tab" aria-selected={mode === "signin"} className={mode === "signin" ? "tab active" : "tab"} onClick={() => { setMode("signin"); setError(null); }}>Sign in</button>
         </div>
-        <form onSubmit={(e) => { e.preventDefault(); submit(); }} aria-label={mode === "signup" ? "Create account" : "Sign in"}>
+        <form noValidate onSubmit={(e) => { e.preventDefault(); submit(); }} aria-label={mode === "signup" ? "Create account" : "Sign in"}>
           <ErrorBanner error={error?.fields ? null : error} />
           <Field label="Server" error={f.server_url} hint="Your organization's Strive server">
             <Input name="server" value={server} onChange={(e) => setServer(e.target.value)} spellCheck={false} />
