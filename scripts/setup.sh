@@ -11,7 +11,7 @@ need_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 # desktop app builds against (WebKitGTK, GTK, librsvg), and what its tests drive: a virtual
 # display (Xvfb), WebKitWebDriver, and Chromium for the UI's browser tests.
 packages=(postgresql-15 postgresql-contrib build-essential pkg-config libssl-dev ca-certificates curl
-          libdbus-1-dev dbus dbus-daemon dbus-x11 gnome-keyring libwebkit2gtk-4.1-dev libgtk-3-dev
+          libdbus-1-dev dbus dbus-daemon dbus-x11 gnome-keyring python3-venv libwebkit2gtk-4.1-dev libgtk-3-dev
           librsvg2-dev xvfb xauth webkit2gtk-driver chromium)
 missing=()
 for p in "${packages[@]}"; do
@@ -31,6 +31,14 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
   fi
 fi
+# schemathesis (PyPI), which fuzzes the server through its OpenAPI description in the proof suite.
+venv=/opt/strive-venv
+if ! "$venv/bin/st" --version 2>/dev/null | grep -q "4.32.5"; then
+  echo "setup: installing schemathesis into $venv"
+  need_root python3 -m venv "$venv"
+  need_root "$venv/bin/pip" install -q --disable-pip-version-check schemathesis==4.32.5
+fi
+
 # The UI toolchain (Vite 7 wants Node 20.19 or later) and its packages, from the lockfile. A
 # stamp of the lockfile's hash skips `npm ci` when node_modules already matches it.
 if ! command -v node >/dev/null 2>&1 || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then

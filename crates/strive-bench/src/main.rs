@@ -4,6 +4,7 @@
 mod dashboard;
 mod initial_sync;
 mod latency;
+mod org_move;
 mod setup;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,12 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         writes: usize,
     },
+    /// Moving an organization of N contacts to a database on another cluster while a client
+    /// writes to it: total time and write pause, against a raw cluster-to-cluster COPY.
+    OrgMove {
+        #[arg(long, default_value_t = 100_000)]
+        contacts: i64,
+    },
     /// The client's apply step alone, on lines made in memory.
     ApplyOnly {
         #[arg(long, default_value_t = 100_000)]
@@ -60,6 +67,10 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // The server's logs (and the mover's per-table timings) when asked for.
+    if std::env::var_os("RUST_LOG").is_some() {
+        strive_server::trace::init();
+    }
     match Cli::parse().command {
         Command::Dashboard {
             contacts,
@@ -68,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
         } => dashboard::run(contacts, deals, runs).await,
         Command::InitialSync { rows } => initial_sync::run(rows).await,
         Command::Latency { writes } => latency::run(writes).await,
+        Command::OrgMove { contacts } => org_move::run(contacts).await,
         Command::ApplyOnly { rows } => initial_sync::apply_only(rows),
         Command::PullChild {
             base,

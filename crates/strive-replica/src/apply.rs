@@ -148,12 +148,36 @@ pub(crate) fn read_row(
     let mut stmt = tx.prepare_cached(&format!("SELECT * FROM {table} WHERE {key} = ?1"))?;
     let names: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
     let mut rows = stmt.query([id])?;
-    let Some(r) = rows.next()? else {
-        return Ok(None);
-    };
+    match rows.next()? {
+        Some(r) => Ok(Some(row_json(&names, r)?)),
+        None => Ok(None),
+    }
+}
+
+/// Every live row of a synced table as JSON objects, in key order (diagnostics, proof suites).
+pub(crate) fn read_all(
+    conn: &rusqlite::Connection,
+    table: &str,
+) -> Result<Vec<serde_json::Map<String, Value>>, ReplicaError> {
+    let key =
+        key_of(table).ok_or_else(|| ReplicaError::BadChange(format!("unknown table {table}")))?;
+    let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {key}"))?;
+    let names: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(row_json(&names, r)?);
+    }
+    Ok(out)
+}
+
+fn row_json(
+    names: &[String],
+    r: &rusqlite::Row<'_>,
+) -> Result<serde_json::Map<String, Value>, ReplicaError> {
+    use rusqlite::types::ValueRef;
     let mut map = serde_json::Map::new();
     for (i, n) in names.iter().enumerate() {
-        use rusqlite::types::ValueRef;
         let v = match r.get_ref(i)? {
             ValueRef::Null => Value::Null,
             ValueRef::Integer(x) => Value::from(x),
@@ -163,7 +187,7 @@ pub(crate) fn read_row(
         };
         map.insert(n.clone(), v);
     }
-    Ok(Some(map))
+    Ok(map)
 }
 
 /// A server change for a row with unsettled local writes goes to its shadow, not the live row.

@@ -198,6 +198,22 @@ impl Replica {
         Ok(ids)
     }
 
+    /// SQLite's own consistency check of the file ("ok" when sound); for diagnostics and the
+    /// crash suites.
+    pub fn integrity_check(&self) -> Result<String, ReplicaError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+
+    /// Every live row of a synced table as JSON, in key order (diagnostics, proof suites).
+    pub fn rows_json(
+        &self,
+        table: &str,
+    ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, ReplicaError> {
+        crate::apply::read_all(&self.conn, table)
+    }
+
     /// Counts rows of a synced table (status screens, tests).
     pub fn count(&self, table: &str) -> Result<i64, ReplicaError> {
         if !crate::apply::is_synced_table(table) {

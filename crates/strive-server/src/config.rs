@@ -14,6 +14,8 @@ pub struct Config {
     /// Largest JSON body accepted, in bytes.
     pub body_limit: usize,
     pub limits: LoginLimits,
+    /// Pools of the tenant databases other than the control one.
+    pub tenant_pools: crate::tenants::PoolLimits,
 }
 
 /// Login throttling: failed attempts per account, and all attempts per client address.
@@ -45,6 +47,7 @@ impl Config {
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             body_limit: 256 * 1024,
             limits: LoginLimits::default(),
+            tenant_pools: crate::tenants::PoolLimits::default(),
         }
     }
 }

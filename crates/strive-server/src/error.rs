@@ -31,6 +31,10 @@ pub enum ApiError {
     /// An onboarding answer: the caller is signed in but belongs to no organization yet.
     #[error("Create or join an organization to continue")]
     NeedsOrganization,
+    /// The organization's writes are paused for a moment while it moves to another database.
+    /// Retryable: 503 with `Retry-After`; nothing was changed.
+    #[error("This organization is moving to another server; try again in a moment")]
+    OrgMoving,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -48,6 +52,12 @@ pub struct ErrorBody {
 impl ApiError {
     pub fn not_found(what: &str) -> Self {
         ApiError::NotFound(format!("{what} not found"))
+    }
+
+    /// Not the request's fault and worth sending again as it is (a pushed mutation that meets
+    /// this is not rejected: the batch stops and the device retries it).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ApiError::Internal(_) | ApiError::OrgMoving)
     }
 
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
@@ -71,6 +81,7 @@ impl ApiError {
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::NeedsOrganization => (StatusCode::FORBIDDEN, "needs_organization"),
+            ApiError::OrgMoving => (StatusCode::SERVICE_UNAVAILABLE, "org_moving"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -108,7 +119,7 @@ fn classify_db_error(e: sqlx::Error) -> ApiError {
                     "identities_email_key" | "users_email_key" => {
                         "An account with this email already exists".into()
                     }
-                    "organizations_slug_key" => {
+                    "organizations_slug_key" | "org_directory_slug_key" => {
                         "An organization with this slug already exists; choose another".into()
                     }
                     c if c.ends_with("_pkey") => "A record with this id already exists".into(),
@@ -165,6 +176,7 @@ impl IntoResponse for ApiError {
         };
         let retry = match self {
             ApiError::TooManyRequests { retry_after, .. } => Some(retry_after),
+            ApiError::OrgMoving => Some(1),
             _ => None,
         };
         let mut res = (

@@ -1,13 +1,16 @@
 //! The guarded action pipeline (the platform's Pattern 1), the one road every request takes:
 //!
-//! authenticate -> tier -> global role -> org role -> validate -> tenant transaction
+//! authenticate -> route -> tier -> global role -> org role -> validate -> tenant transaction
 //! (`app.org_id` set locally) -> execute -> audit -> commit, with typed errors at each step.
 //!
 //! Handlers never see the pool: the only way to a tenant transaction is through [`read`],
-//! [`mutate`] or [`authorize`], which run the checks first.
+//! [`mutate`] or [`authorize`], which run the checks first. The transaction is in the database
+//! the organization lives in ([`crate::tenants`]); while the organization is being switched to
+//! another database the pipeline answers [`ApiError::OrgMoving`] (503, retry in a moment).
 
-use crate::db::{self, Tx};
+use crate::db::Tx;
 use crate::error::{ApiError, ApiResult};
+use crate::tenants::registry::DEFAULT_DB;
 use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -101,33 +104,76 @@ impl Audit {
 pub struct Authorized {
     pub ctx: Ctx,
     state: AppState,
+    /// The database the organization lives in.
+    db: String,
 }
 
 impl Authorized {
     /// Another transaction in the same tenant context (for reads that run concurrently).
     pub async fn tenant_tx(&self) -> ApiResult<Tx> {
-        Ok(db::begin_tenant(self.state.pool(), self.ctx.org, self.ctx.user).await?)
+        self.state
+            .tenants()
+            .begin_in(&self.db, self.ctx.org, self.ctx.user)
+            .await
     }
 }
 
-/// Authenticate, create the profile on first sight, then check tier, global role and org role.
-/// Returns the transaction, now bound to the organization.
+/// Authenticate, create the profile on first sight, route to the organization's database,
+/// then check tier, global role and org role. Returns the transaction, now bound to the
+/// organization.
 pub async fn authorize(
     state: &AppState,
     caller: &Caller,
     org: OrgId,
     action: Action,
 ) -> ApiResult<(Authorized, Tx)> {
-    let mut tx = db::begin_personal(state.pool(), caller.user).await?;
-    let standing = match standing(&mut tx, caller.user, org).await? {
-        Some(s) => s,
-        None => {
-            ensure_profile(&mut tx, caller.user).await?;
-            standing(&mut tx, caller.user, org)
-                .await?
-                .ok_or_else(|| ApiError::Unauthorized("This account no longer exists".into()))?
+    let tenants = state.tenants();
+    let mut db = tenants.guess(org).await?;
+    let mut routed = None;
+    for _ in 0..3 {
+        // The gate first, then the directory: see `crate::tenants`.
+        let mut tx = tenants.begin_gated(&db, org, caller.user, false).await?;
+        let standing = match standing(state, &mut tx, &db, caller.user, org).await? {
+            Some(s) => s,
+            // First sight of this person: the profile is made in this transaction, so a refused
+            // request leaves nothing behind.
+            None if db == DEFAULT_DB => {
+                ensure_profile(&mut tx, caller.user).await?;
+                standing(state, &mut tx, &db, caller.user, org)
+                    .await?
+                    .ok_or_else(|| ApiError::Unauthorized("This account no longer exists".into()))?
+            }
+            // Elsewhere, someone without a profile belongs to no organization (becoming a
+            // member makes the profile): judge them as such, without writing anything.
+            None => {
+                let deactivated: bool =
+                    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
+                        .bind(caller.user)
+                        .fetch_one(state.pool())
+                        .await?;
+                if deactivated {
+                    return Err(ApiError::Unauthorized(
+                        "This account no longer exists".into(),
+                    ));
+                }
+                Standing {
+                    global: GlobalRole::User,
+                    org_role: None,
+                    tier: None,
+                    memberships: 0,
+                    home: db.clone(),
+                }
+            }
+        };
+        if standing.home == db {
+            routed = Some((tx, standing));
+            break;
         }
-    };
+        // It moved (or our guess was stale): start over where the directory says.
+        tenants.remember(org, &standing.home);
+        db = standing.home;
+    }
+    let (mut tx, standing) = routed.ok_or(ApiError::OrgMoving)?;
     let (_, _, org_rule) = action.rule();
     let org_role = match (standing.org_role, org_rule) {
         (Some(role), _) => Some(role),
@@ -160,6 +206,7 @@ pub async fn authorize(
         Authorized {
             ctx,
             state: state.clone(),
+            db,
         },
         tx,
     ))
@@ -205,29 +252,65 @@ struct Standing {
     org_role: Option<OrgRole>,
     tier: Option<Tier>,
     memberships: i64,
+    /// Where the directory says the organization lives, read after taking its gate.
+    home: String,
 }
 
-/// The caller's global role, role and tier in `org`, and how many organizations they belong to,
-/// in one query. `None` when the profile does not exist yet.
-async fn standing(tx: &mut PgConnection, user: UserId, org: OrgId) -> ApiResult<Option<Standing>> {
-    let row: Option<(GlobalRole, Option<OrgRole>, Option<Tier>, i64)> = sqlx::query_as(
-        "SELECT u.role, m.role, s.tier,
-                (SELECT count(*) FROM organization_members mm WHERE mm.user_id = u.id)
-           FROM users u
-           LEFT JOIN organization_members m ON m.organization_id = $2 AND m.user_id = u.id
-           LEFT JOIN subscriptions s ON s.organization_id = $2
-          WHERE u.id = $1 AND u.is_active",
+/// The caller's global role, how many organizations they belong to and where `org` lives (from
+/// the control database), and their role and the tier in `org` (from the tenant database `db`,
+/// in `tx`). One query when the organization lives in the control database. `None` when the
+/// profile does not exist yet.
+async fn standing(
+    state: &AppState,
+    tx: &mut PgConnection,
+    db: &str,
+    user: UserId,
+    org: OrgId,
+) -> ApiResult<Option<Standing>> {
+    type Row = (GlobalRole, i64, String, Option<OrgRole>, Option<Tier>);
+    let row: Option<Row> = if db == DEFAULT_DB {
+        sqlx::query_as(
+            "SELECT cs.global_role, cs.memberships, cs.home, m.role, s.tier
+               FROM caller_standing($1, $2) cs
+               LEFT JOIN organization_members m ON m.organization_id = $2 AND m.user_id = $1
+               LEFT JOIN subscriptions s ON s.organization_id = $2",
+        )
+        .bind(user)
+        .bind(org)
+        .fetch_optional(&mut *tx)
+        .await?
+    } else {
+        let control: Option<(GlobalRole, i64, String)> =
+            sqlx::query_as("SELECT global_role, memberships, home FROM caller_standing($1, $2)")
+                .bind(user)
+                .bind(org)
+                .fetch_optional(state.pool())
+                .await?;
+        match control {
+            None => None,
+            Some((global, memberships, home)) => {
+                let (org_role, tier): (Option<OrgRole>, Option<Tier>) = sqlx::query_as(
+                    "SELECT m.role, s.tier FROM (SELECT 1) one
+                       LEFT JOIN organization_members m ON m.organization_id = $2 AND m.user_id = $1
+                       LEFT JOIN subscriptions s ON s.organization_id = $2",
+                )
+                .bind(user)
+                .bind(org)
+                .fetch_one(&mut *tx)
+                .await?;
+                Some((global, memberships, home, org_role, tier))
+            }
+        }
+    };
+    Ok(
+        row.map(|(global, memberships, home, org_role, tier)| Standing {
+            global,
+            org_role,
+            tier,
+            memberships,
+            home,
+        }),
     )
-    .bind(user)
-    .bind(org)
-    .fetch_optional(&mut *tx)
-    .await?;
-    Ok(row.map(|(global, org_role, tier, memberships)| Standing {
-        global,
-        org_role,
-        tier,
-        memberships,
-    }))
 }
 
 /// Lazy profile creation (the platform's `getCurrentUser`): an identity's first authenticated

@@ -10,11 +10,13 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod guard;
+pub mod moving;
 pub mod mutations;
 pub mod openapi;
 pub mod router;
 pub mod routes;
 pub mod sync;
+pub mod tenants;
 pub mod trace;
 
 use anyhow::Context;
@@ -29,29 +31,30 @@ pub use config::Config;
 pub struct AppState(Arc<Inner>);
 
 struct Inner {
-    pool: PgPool,
+    tenants: tenants::Tenants,
     keys: auth::tokens::TokenKeys,
     config: Config,
-    hub: sync::realtime::Hub,
 }
 
 impl AppState {
-    /// Must run inside a Tokio runtime: starts the realtime listener.
-    pub fn new(pool: PgPool, keys: auth::tokens::TokenKeys, config: Config) -> Self {
-        let hub = sync::realtime::Hub::start(pool.clone());
+    pub fn new(tenants: tenants::Tenants, keys: auth::tokens::TokenKeys, config: Config) -> Self {
         Self(Arc::new(Inner {
-            pool,
+            tenants,
             keys,
             config,
-            hub,
         }))
     }
     pub fn hub(&self) -> &sync::realtime::Hub {
-        &self.0.hub
+        self.0.tenants.hub()
     }
-    /// Crate-private: handlers reach the database only through [`guard`].
+    /// The control database (accounts, devices, the directory). Crate-private: handlers reach
+    /// tenant data only through [`guard`].
     pub(crate) fn pool(&self) -> &PgPool {
-        &self.0.pool
+        self.0.tenants.control()
+    }
+    /// Where each organization's data lives.
+    pub fn tenants(&self) -> &tenants::Tenants {
+        &self.0.tenants
     }
     pub fn keys(&self) -> &auth::tokens::TokenKeys {
         &self.0.keys
@@ -65,13 +68,14 @@ impl AppState {
 pub struct Server {
     listener: tokio::net::TcpListener,
     app: axum::Router,
-    pool: PgPool,
+    tenants: tenants::Tenants,
 }
 
 impl Server {
-    /// Migrates the database at `admin_url`, connects as the service role and binds the port.
+    /// Migrates the control database at `admin_url` and every registered tenant database,
+    /// connects as the service role and binds the port.
     pub async fn build(config: Config, admin_url: &str) -> anyhow::Result<Self> {
-        db::migrate(admin_url)
+        let registered = tenants::registry::migrate_all(admin_url)
             .await
             .context("applying database migrations")?;
         let pool = db::connect_app(db::app_options(admin_url)?, 32)
@@ -83,11 +87,26 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
-        let state = AppState::new(pool.clone(), keys, config);
+        let tenants = tenants::Tenants::new(
+            pool,
+            admin_url,
+            registered,
+            config.tenant_pools,
+            sync::realtime::Hub::new(),
+        );
+        // Repairs the membership index of organizations outside the control database (a
+        // member change whose index update was cut short by a crash); requests need not wait.
+        let t = tenants.clone();
+        tokio::spawn(async move {
+            if let Err(e) = tenants::index::refresh_all_placed(&t).await {
+                tracing::warn!(error = %e, "refreshing the membership index failed");
+            }
+        });
+        let state = AppState::new(tenants.clone(), keys, config);
         Ok(Self {
             listener,
             app: router::router(state),
-            pool,
+            tenants,
         })
     }
 
@@ -114,7 +133,7 @@ impl Server {
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await?;
-        self.pool.close().await;
+        self.tenants.close().await;
         Ok(())
     }
 }

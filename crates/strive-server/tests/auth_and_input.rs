@@ -508,12 +508,16 @@ async fn reusing_a_refresh_token_revokes_its_whole_family() {
     let (s, rotated) = refresh(&app, &ann.refresh).await;
     assert_eq!(s, StatusCode::OK, "{rotated}");
     let token_b = rotated["refresh_token"].as_str().unwrap().to_string();
+    // The owner moves on: B is traded for C.
+    let (s, next) = refresh(&app, &token_b).await;
+    assert_eq!(s, StatusCode::OK, "{next}");
+    let token_c = next["refresh_token"].as_str().unwrap().to_string();
 
     // A again: a replay. Refused, and everything descended from that login is signed out.
     let r = refresh(&app, &ann.refresh).await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
     assert!(r.1.get("refresh_token").is_none());
-    let r = refresh(&app, &token_b).await;
+    let r = refresh(&app, &token_c).await;
     assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
 
     let family = format!(
@@ -526,8 +530,8 @@ async fn reusing_a_refresh_token_revokes_its_whole_family() {
             &format!("SELECT count(*) FROM refresh_tokens WHERE {family}")
         )
         .await,
-        2,
-        "A and B, and no token issued for the refused attempts"
+        3,
+        "A, B and C, and no token issued for the refused attempts"
     );
     assert_eq!(
         count(
@@ -553,6 +557,34 @@ async fn reusing_a_refresh_token_revokes_its_whole_family() {
     );
     let (s, body) = refresh(&app, &laptop.refresh).await;
     assert_eq!(s, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn a_refresh_whose_answer_was_lost_can_be_retried_but_not_raced() {
+    let app = TestApp::spawn().await;
+    let ann = app.user("ann@example.com").await; // token A
+
+    // A is traded for B, but the answer never arrives: the client retries with A and gets C.
+    let (s, lost) = refresh(&app, &ann.refresh).await;
+    assert_eq!(s, StatusCode::OK, "{lost}");
+    let token_b = lost["refresh_token"].as_str().unwrap().to_string();
+    let (s, retried) = refresh(&app, &ann.refresh).await;
+    assert_eq!(s, StatusCode::OK, "a retry within the window: {retried}");
+    let token_c = retried["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(token_c, token_b);
+    // The session goes on from C.
+    let (s, next) = refresh(&app, &token_c).await;
+    assert_eq!(s, StatusCode::OK, "{next}");
+    let token_d = next["refresh_token"].as_str().unwrap().to_string();
+
+    // B, replaced by the retry, turns up: whoever retried was not its holder. Everything goes.
+    let r = refresh(&app, &token_b).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    let r = refresh(&app, &token_d).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    // And A, whose successor has been used, is no retry either.
+    let r = refresh(&app, &ann.refresh).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
 }
 
 #[tokio::test]

@@ -2,10 +2,31 @@
 
 use serde_json::{json, Value};
 use sqlx::Connection;
+use strive_domain::{DeviceId, GlobalRole, OrgId, UserId};
 use strive_pg::Database;
+use strive_replica::account::{Account, Profile, Tokens};
+use strive_replica::{Keychain, Replica, Session};
 use strive_server::{Config, Server};
 
 pub const PASSWORD: &str = "a long password";
+
+/// A signed-in device with its own replica (in its own temp dir).
+pub struct Device {
+    pub user: UserId,
+    pub device: DeviceId,
+    pub global: GlobalRole,
+    pub token: String,
+    pub refresh_token: String,
+    pub replica: Replica,
+    pub dir: tempfile::TempDir,
+}
+
+/// A database on another private cluster, registered with the server (a tenant database).
+pub struct TenantDatabase {
+    pub name: String,
+    pub owner_url: String,
+    _cluster: strive_pg::PrivateCluster,
+}
 
 pub struct TestServer {
     pub base: String,
@@ -104,6 +125,94 @@ impl TestServer {
         b["access_token"].as_str().expect("a token").to_string()
     }
 
+    /// Signs in as a new device and opens (creating) its replica of `org`.
+    pub async fn device(&self, email: &str, org: OrgId) -> Device {
+        let device = DeviceId::new();
+        let (s, session) = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/auth/login",
+                None,
+                json!({"email": email, "password": PASSWORD,
+                "device": {"id": device, "name": format!("{email} laptop"), "platform": "linux"}}),
+            )
+            .await;
+        assert_eq!(s, 200, "{session}");
+        let token = session["access_token"]
+            .as_str()
+            .expect("device sign-in")
+            .to_string();
+        let refresh_token = session["refresh_token"]
+            .as_str()
+            .expect("device sign-in")
+            .to_string();
+        let user: UserId = session["user_id"]
+            .as_str()
+            .expect("device sign-in")
+            .parse()
+            .expect("device sign-in");
+        let (_, me) = self
+            .call(reqwest::Method::GET, "/v1/me", Some(&token), Value::Null)
+            .await;
+        let global: GlobalRole = me["user"]["role"]
+            .as_str()
+            .expect("device sign-in")
+            .parse()
+            .expect("device sign-in");
+        let dir = tempfile::tempdir().expect("device sign-in");
+        let mut replica =
+            Replica::create(dir.path(), org, PASSWORD, Keychain::Disabled).expect("device sign-in");
+        replica
+            .set_session(Session {
+                user,
+                device,
+                global,
+            })
+            .expect("device sign-in");
+        Device {
+            user,
+            device,
+            global,
+            token,
+            refresh_token,
+            replica,
+            dir,
+        }
+    }
+
+    /// Starts another private cluster and registers an empty database of it as `name`
+    /// (`strive-server db add`); organizations can then be placed or moved there.
+    pub async fn add_tenant_database(&self, name: &str) -> TenantDatabase {
+        let cluster = strive_pg::PrivateCluster::throwaway().expect("another private cluster");
+        let mut conn = sqlx::PgConnection::connect(&cluster.url(strive_pg::SUPERUSER, "postgres"))
+            .await
+            .expect("its maintenance database");
+        sqlx::query("CREATE DATABASE tenant")
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        let owner_url = cluster.url(strive_pg::SUPERUSER, "tenant");
+        strive_server::tenants::registry::add(&self.owner_url, &owner_url, Some(name), None)
+            .await
+            .expect("db add");
+        TenantDatabase {
+            name: name.to_string(),
+            owner_url,
+            _cluster: cluster,
+        }
+    }
+
+    /// Creates an organization in database `db`, owned by `owner_email` (`org create --db`).
+    pub async fn place_org(&self, name: &str, owner_email: &str, db: &str) -> uuid::Uuid {
+        let op = strive_server::admin::Operator::new(&self.owner_url)
+            .await
+            .expect("the control database");
+        strive_server::admin::orgs::create(&op, name, None, owner_email, db)
+            .await
+            .expect("org create")
+            .0
+    }
+
     pub async fn sql(&self, q: &str) {
         let mut c = sqlx::PgConnection::connect(&self.owner_url)
             .await
@@ -119,5 +228,56 @@ impl TestServer {
             .fetch_one(&mut c)
             .await
             .expect("a number")
+    }
+}
+
+impl Device {
+    pub async fn sync(
+        &mut self,
+        server: &TestServer,
+    ) -> (
+        strive_replica::push::PushStats,
+        strive_replica::pull::PullStats,
+    ) {
+        strive_replica::push::sync_once(
+            &mut self.replica,
+            &server.http,
+            &server.base,
+            &self.token,
+            |_| {},
+        )
+        .await
+        .expect("sync succeeds")
+    }
+}
+
+impl Device {
+    /// The signed-in account of this device (as `strive login` records it), talking to `base`.
+    pub fn account(&self, base: &str, email: &str, org: OrgId) -> std::sync::Arc<Account> {
+        let profile = Profile {
+            server_url: base.to_string(),
+            email: email.to_string(),
+            user_id: self.user,
+            device_id: self.device,
+            device_name: format!("{email} laptop"),
+            global_role: self.global,
+            organizations: Vec::new(),
+            current_org: Some(org),
+        };
+        let tokens = Tokens {
+            access_token: self.token.clone(),
+            access_expires_at: chrono::Utc::now().timestamp() + 600,
+            refresh_token: self.refresh_token.clone(),
+        };
+        std::sync::Arc::new(
+            Account::create(
+                self.dir.path(),
+                profile,
+                &tokens,
+                PASSWORD,
+                Keychain::Disabled,
+            )
+            .expect("account created"),
+        )
     }
 }

@@ -28,8 +28,30 @@ pub async fn migrate(admin_url: &str) -> anyhow::Result<()> {
         .max_connections(1)
         .connect(admin_url)
         .await?;
+    ensure_app_role(&mut *pool.acquire().await?).await?;
     MIGRATOR.run(&pool).await?;
     pool.close().await;
+    Ok(())
+}
+
+/// Creates the service role if the cluster lacks it. The first migration does too, but roles
+/// belong to the whole cluster while migrations lock one database: two databases of one cluster
+/// migrated at once (several tenant databases, several instances starting) would both try.
+pub async fn ensure_app_role(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(
+        "DO $$
+         BEGIN
+           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'strive_app') THEN
+             BEGIN
+               CREATE ROLE strive_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN
+               NULL; -- created meanwhile by another migration
+             END;
+           END IF;
+         END $$",
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

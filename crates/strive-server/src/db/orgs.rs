@@ -6,7 +6,10 @@ use strive_domain::entities::{Member, Membership, Organization};
 use strive_domain::mutations::members::NewOrganization;
 use strive_domain::{OrgId, OrgRole, Tier, UserId};
 
-/// The organization, its creator as OWNER, and a STARTER subscription, in the caller's transaction.
+/// The organization, its creator as OWNER, and a STARTER subscription, in the caller's
+/// transaction, which is in the control database: organizations created through the API start
+/// there (the directory entry, which also claims the slug across every database, is written in
+/// the same transaction). Operators place them elsewhere (`strive-server org create --db`).
 pub async fn create(
     conn: &mut PgConnection,
     owner: UserId,
@@ -20,6 +23,15 @@ pub async fn create(
     .bind(&o.name)
     .bind(&o.slug)
     .fetch_one(&mut *conn)
+    .await?;
+    // Before the member row: the index trigger indexes members of organizations it finds here.
+    sqlx::query(
+        "INSERT INTO org_directory (organization_id, name, slug, tier) VALUES ($1, $2, $3, 'STARTER')",
+    )
+    .bind(o.id)
+    .bind(&o.name)
+    .bind(&o.slug)
+    .execute(&mut *conn)
     .await?;
     sqlx::query(
         "INSERT INTO organization_members (organization_id, user_id, role) VALUES ($1, $2, 'OWNER');
@@ -36,15 +48,15 @@ pub async fn create(
     Ok(org)
 }
 
-/// Every organization the person belongs to, with their role and its tier.
+/// Every organization the person belongs to, with their role and its tier: one query on the
+/// control database's index, wherever the organizations live.
 pub async fn memberships(conn: &mut PgConnection, user: UserId) -> ApiResult<Vec<Membership>> {
     Ok(sqlx::query_as(
-        "SELECT o.id AS organization_id, o.name, o.slug, m.role, coalesce(s.tier, 'FREE') AS tier
-           FROM organization_members m
-           JOIN organizations o ON o.id = m.organization_id
-           LEFT JOIN subscriptions s ON s.organization_id = o.id
+        "SELECT d.organization_id, d.name, d.slug, m.role, d.tier
+           FROM org_memberships m
+           JOIN org_directory d ON d.organization_id = m.organization_id
           WHERE m.user_id = $1
-          ORDER BY o.name, o.id",
+          ORDER BY d.name, d.organization_id",
     )
     .bind(user)
     .fetch_all(conn)
@@ -77,8 +89,8 @@ pub async fn member(conn: &mut PgConnection, org: OrgId, user: UserId) -> ApiRes
 }
 
 /// The profile behind an email, creating it (lazily, as on first sign-in) when only the identity
-/// exists yet.
-pub async fn user_by_email(conn: &mut PgConnection, email: &str) -> ApiResult<UserId> {
+/// exists yet. `control` is the control database, where identities and profiles live.
+pub async fn user_by_email(control: &mut PgConnection, email: &str) -> ApiResult<UserId> {
     sqlx::query_scalar(
         "WITH made AS (
            INSERT INTO users (id, email, name)
@@ -88,13 +100,38 @@ pub async fn user_by_email(conn: &mut PgConnection, email: &str) -> ApiResult<Us
          SELECT id FROM made UNION ALL SELECT id FROM users WHERE email = $1 LIMIT 1",
     )
     .bind(email)
-    .fetch_optional(conn)
+    .fetch_optional(control)
     .await?
     .ok_or_else(|| {
         ApiError::NotFound(format!(
             "No Strive account uses {email}; ask them to sign up first"
         ))
     })
+}
+
+/// A person's profile as stored in the control database (to copy into a tenant database).
+pub async fn profile(control: &mut PgConnection, user: UserId) -> ApiResult<serde_json::Value> {
+    sqlx::query_scalar("SELECT to_jsonb(u) FROM users u WHERE u.id = $1")
+        .bind(user)
+        .fetch_optional(control)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("No such account".into()))
+}
+
+/// Makes sure the tenant database of `conn` has the person's profile, which its rows reference
+/// (a no-op in the control database, which has it already).
+pub async fn copy_profile(
+    conn: &mut PgConnection,
+    profile: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO users SELECT * FROM jsonb_populate_record(NULL::users, $1)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(profile)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 pub async fn add_member(

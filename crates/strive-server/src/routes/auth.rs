@@ -227,12 +227,22 @@ struct StoredRefresh {
     identity_id: UserId,
     device_id: Option<DeviceId>,
     used: bool,
+    /// Used within the retry window (see [`RETRY_WINDOW_SECS`]).
+    recently_used: bool,
     revoked: bool,
     expired: bool,
 }
 
-/// Trades a refresh token for a new pair. Each refresh token works once: presenting a used one
-/// means it was stolen or replayed, so its whole family is revoked.
+/// How long after a refresh its token may be presented again as a retry: the answer to the
+/// first attempt can be lost on the way (a dropped connection), and the client then has nothing
+/// but the old token.
+const RETRY_WINDOW_SECS: i32 = 120;
+
+/// Trades a refresh token for a new pair. Each refresh token works once. Presenting a used one
+/// again is a retry only while it was used moments ago and nobody has used what it was traded
+/// for: the untouched successor is then replaced. Otherwise the token was stolen or replayed,
+/// and its whole family is revoked — as it is when a successor replaced by such a retry turns
+/// up later (the retry came from someone else).
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = Session), (status = 401, body = crate::error::ErrorBody)))]
 pub async fn refresh(
@@ -243,16 +253,35 @@ pub async fn refresh(
     let mut tx = state.pool().begin().await?;
     let stored: Option<StoredRefresh> = sqlx::query_as(
         "SELECT id, family_id, identity_id, device_id, used_at IS NOT NULL AS used,
+                coalesce(used_at > now() - make_interval(secs => $2), false) AS recently_used,
                 revoked_at IS NOT NULL AS revoked, expires_at <= now() AS expired
            FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
     )
     .bind(&hash)
+    .bind(f64::from(RETRY_WINDOW_SECS))
     .fetch_optional(&mut *tx)
     .await?;
     let invalid =
         || ApiError::Unauthorized("This session is no longer valid; sign in again".into());
     let stored = stored.ok_or_else(invalid)?;
-    if stored.used && !stored.revoked {
+    // The family's live tokens, locked: what this token was traded for, if anything.
+    let live: Vec<(Uuid, bool)> = sqlx::query_as(
+        "SELECT id, used_at IS NOT NULL FROM refresh_tokens
+          WHERE family_id = $1 AND revoked_at IS NULL AND expires_at > now() AND id <> $2
+          FOR UPDATE",
+    )
+    .bind(stored.family_id)
+    .bind(stored.id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let retry = stored.used
+        && !stored.revoked
+        && !stored.expired
+        && stored.recently_used
+        && live.iter().all(|(_, used)| !used);
+    let stolen = (stored.used && !stored.revoked && !retry)
+        || (stored.revoked && !stored.expired && !live.is_empty());
+    if stolen {
         revoke_family(&mut tx, stored.family_id).await?;
         tx.commit().await?;
         tracing::warn!(user = %stored.identity_id, "refresh token reuse detected; session family revoked");
@@ -260,10 +289,18 @@ pub async fn refresh(
             "This session was used from somewhere else and has been signed out for safety; sign in again".into(),
         ));
     }
-    if stored.revoked || stored.expired {
+    if (stored.revoked || stored.expired) && !retry {
         return Err(invalid());
     }
-    sqlx::query("UPDATE refresh_tokens SET used_at = now() WHERE id = $1")
+    if retry {
+        for (id, _) in &live {
+            sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    sqlx::query("UPDATE refresh_tokens SET used_at = coalesce(used_at, now()) WHERE id = $1")
         .bind(stored.id)
         .execute(&mut *tx)
         .await?;

@@ -4,6 +4,7 @@ use crate::db::{self, orgs};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiPath};
 use crate::guard::{self, ensure_profile, Audit, Caller};
+use crate::tenants::index;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -82,6 +83,7 @@ pub async fn add_member(
     ApiPath(org): ApiPath<OrgId>,
     ApiJson(body): ApiJson<AddMember>,
 ) -> ApiResult<(StatusCode, Json<Member>)> {
+    let control = state.pool().clone();
     let member = guard::mutate(
         &state,
         &caller,
@@ -91,7 +93,13 @@ pub async fn add_member(
         |tx, ctx, m| {
             Box::pin(async move {
                 check_role_change(ctx.global, actor_role(ctx), None, Some(m.role), 1)?;
-                let user = orgs::user_by_email(tx, m.email.as_str()).await?;
+                // The person's profile lives in the control database; the organization's
+                // database gets a copy, which its rows reference.
+                let mut ctl = control.acquire().await?;
+                let user = orgs::user_by_email(&mut ctl, m.email.as_str()).await?;
+                let profile = orgs::profile(&mut ctl, user).await?;
+                drop(ctl);
+                orgs::copy_profile(tx, &profile).await?;
                 orgs::add_member(tx, ctx.org, user, m.role).await?;
                 let member = orgs::member(tx, ctx.org, user).await?;
                 let audit = Audit::new("added_member", "member", user.0, json!({ "role": m.role }));
@@ -100,6 +108,7 @@ pub async fn add_member(
         },
     )
     .await?;
+    index::refresh_after_change(state.tenants(), org).await;
     Ok((StatusCode::CREATED, Json(member)))
 }
 
@@ -138,6 +147,7 @@ pub async fn change_role(
         },
     )
     .await?;
+    index::refresh_after_change(state.tenants(), org).await;
     Ok(Json(member))
 }
 
@@ -169,6 +179,7 @@ pub async fn remove_member(
         },
     )
     .await?;
+    index::refresh_after_change(state.tenants(), org).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -203,6 +214,7 @@ pub async fn set_tier(
         },
     )
     .await?;
+    index::refresh_after_change(state.tenants(), org).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

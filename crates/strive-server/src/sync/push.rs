@@ -146,8 +146,9 @@ async fn run_one(
     };
     match outcome {
         Ok(result) => Ok(result),
-        // Our fault, not the mutation's: stop here; the device retries this one later.
-        Err(ApiError::Internal(e)) => Err(ApiError::Internal(e)),
+        // Our fault or a moment's pause (the organization is moving), not the mutation's: stop
+        // here; the device retries this one later.
+        Err(e) if e.is_retryable() => Err(e),
         Err(e) => {
             // A retry racing the first attempt (or a repeated client_seq) fails on what the
             // first one wrote: answer what the first one answered.

@@ -1,6 +1,7 @@
-//! Realtime fan-out. One LISTEN connection per server instance receives PostgreSQL's
-//! notifications (so any instance over the same database hears every write, including plain SQL)
-//! and re-broadcasts them in-process; each SSE client keeps its own organization's events.
+//! Realtime fan-out. One LISTEN connection per registered database receives PostgreSQL's
+//! notifications (so any instance hears every write to any organization, including plain SQL,
+//! wherever the organization lives) and re-broadcasts them in-process; each SSE client keeps its
+//! own organization's events.
 //!
 //! Events: `changed` (pull now), `activity` (a new feed item), `sync` (an admin asked this
 //! device, or all, to sync; `full` asks for a full re-sync).
@@ -13,9 +14,11 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::PgPool;
+use std::collections::HashSet;
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use strive_domain::permissions::Action;
 use strive_domain::{DeviceId, OrgId, UserId};
@@ -45,6 +48,14 @@ pub struct OrgEvent {
 #[derive(Clone)]
 pub struct Hub {
     sender: broadcast::Sender<OrgEvent>,
+    /// The databases listened to, by registry name.
+    listening: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[derive(Deserialize)]
@@ -57,20 +68,51 @@ struct OrgOnly {
 }
 
 impl Hub {
-    /// Starts listening; reconnects with a short pause if the connection drops.
-    pub fn start(pool: PgPool) -> Self {
+    /// A hub listening to nothing yet; see [`Hub::listen`].
+    pub fn new() -> Self {
         let (sender, _) = broadcast::channel(4096);
-        let hub = Hub { sender };
-        let tx = hub.sender.clone();
+        Hub {
+            sender,
+            listening: Arc::new(Mutex::new(HashSet::new())),
+        }
+    }
+
+    /// Listens to database `name` (once per name) on a connection of its own, reconnecting
+    /// with a short pause if it drops; its notifications join every other database's.
+    pub fn listen(&self, name: &str, opts: PgConnectOptions) {
+        let fresh = self
+            .listening
+            .lock()
+            .map(|mut l| l.insert(name.to_string()))
+            .unwrap_or(false);
+        if !fresh {
+            return;
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with(opts);
+        let tx = self.sender.clone();
+        let name = name.to_string();
         tokio::spawn(async move {
             loop {
                 if let Err(e) = listen(&pool, &tx).await {
-                    tracing::warn!(error = %e, "realtime listener lost its connection; reconnecting");
+                    tracing::warn!(database = %name, error = %e,
+                        "realtime listener lost its connection; reconnecting");
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         });
-        hub
+    }
+
+    /// The databases listened to.
+    pub fn databases(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .listening
+            .lock()
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default();
+        v.sort();
+        v
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<OrgEvent> {
@@ -82,11 +124,30 @@ impl Hub {
     }
 }
 
+/// An event addressed to every organization (`org` is the nil id): after a listener
+/// (re)connects, since whatever was notified while it was not listening is lost.
+fn every_org_changed() -> OrgEvent {
+    OrgEvent {
+        org: OrgId(uuid::Uuid::nil()),
+        device: None,
+        user: None,
+        kind: "changed",
+        data: "{}".into(),
+    }
+}
+
+/// Listens until the connection drops (then the caller connects again).
 async fn listen(pool: &PgPool, tx: &broadcast::Sender<OrgEvent>) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen_all(CHANNELS).await?;
+    // Every client pulls once: a notice may have gone out before this connection listened (a
+    // database registered or a connection re-established just now).
+    let _ = tx.send(every_org_changed());
     loop {
-        let n = listener.recv().await?;
+        // `None`: the connection was lost; connect again (and tell everyone) above.
+        let Some(n) = listener.try_recv().await? else {
+            return Ok(());
+        };
         let event = match n.channel() {
             "strive_changes" => n.payload().parse().ok().map(|org| OrgEvent {
                 org,
@@ -169,7 +230,7 @@ impl Listener {
                 .await
                 .ok()??;
             match item {
-                Ok(e) if e.org != self.org => continue,
+                Ok(e) if e.org != self.org && !e.org.0.is_nil() => continue,
                 Ok(e) if e.kind == "member_changed" => {
                     let me = e.user == Some(self.caller.user);
                     if me
