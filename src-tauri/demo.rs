@@ -29,16 +29,27 @@ const FIRST: [&str; 24] = [
 ];
 const LAST: [&str; 20] = [
     "Carter", "Nguyen", "Patel", "Garcia", "Okafor", "Schmidt", "Rossi", "Kim", "Haddad",
-    "Johnson", "Silva", "Müller", "Dubois", "Novak", "Tanaka", "Walsh", "Reyes", "Brooks",
-    "Ahmed", "Larsen",
+    "Johnson", "Silva", "Müller", "Dubois", "Novak", "Tanaka", "Walsh", "Reyes", "Brooks", "Ahmed",
+    "Larsen",
 ];
 const COMPANIES: [&str; 8] = [
-    "Elm Holdings", "Bayview Capital", "Northgate Partners", "Cedar Lane Homes",
-    "Summit Relocation", "Brightwater Title", "Keystone Lending", "Oak & Ivy Design",
+    "Elm Holdings",
+    "Bayview Capital",
+    "Northgate Partners",
+    "Cedar Lane Homes",
+    "Summit Relocation",
+    "Brightwater Title",
+    "Keystone Lending",
+    "Oak & Ivy Design",
 ];
 const STREETS: [&str; 8] = [
-    "12 Elm Street", "48 Harbor View Drive", "301 Pine Ridge Road", "7 Maple Court",
-    "1550 Lakeshore Boulevard, Unit 4B", "22 Orchard Lane", "904 Cypress Avenue",
+    "12 Elm Street",
+    "48 Harbor View Drive",
+    "301 Pine Ridge Road",
+    "7 Maple Court",
+    "1550 Lakeshore Boulevard, Unit 4B",
+    "22 Orchard Lane",
+    "904 Cypress Avenue",
     "63 Willow Bend",
 ];
 
@@ -62,10 +73,22 @@ pub async fn seed(settings: Settings) -> Result<()> {
     for (email, name, _) in TEAM {
         sign_up(&api, email, name, &pw).await?;
     }
-    let account = signin::sign_in(&settings.dir, &api, OWNER.0, &pw, "Demo laptop", settings.keychain)
-        .await
-        .context("signing in the demo owner")?;
-    if account.profile.organizations.iter().any(|m| m.name == ORG_NAME) {
+    let account = signin::sign_in(
+        &settings.dir,
+        &api,
+        OWNER.0,
+        &pw,
+        "Demo laptop",
+        settings.keychain,
+    )
+    .await
+    .context("signing in the demo owner")?;
+    if account
+        .profile
+        .organizations
+        .iter()
+        .any(|m| m.name == ORG_NAME)
+    {
         println!("The demo organization already exists; nothing to add.");
         return Ok(());
     }
@@ -81,7 +104,11 @@ pub async fn seed(settings: Settings) -> Result<()> {
             .json(&json!({ "email": email, "role": role }))
             .send()
             .await?;
-        anyhow::ensure!(res.status().is_success(), "adding {email}: {}", res.status());
+        anyhow::ensure!(
+            res.status().is_success(),
+            "adding {email}: {}",
+            res.status()
+        );
     }
     let me = api.me(&token).await?;
     let mut profile = account.profile.clone();
@@ -110,8 +137,13 @@ fn sample(ben: Option<UserId>, cara: Option<UserId>) -> Vec<Mutation> {
     let mut out = Vec::new();
     let mut contact_ids = Vec::new();
     let types = ContactType::ALL;
-    let statuses = [ContactStatus::Active, ContactStatus::Active, ContactStatus::Inactive,
-        ContactStatus::Active, ContactStatus::DoNotContact];
+    let statuses = [
+        ContactStatus::Active,
+        ContactStatus::Active,
+        ContactStatus::Inactive,
+        ContactStatus::Active,
+        ContactStatus::DoNotContact,
+    ];
     for i in 0..240usize {
         let (first, last) = (FIRST[i % FIRST.len()], LAST[(i * 7 + i / 24) % LAST.len()]);
         let id = ContactId::new();
@@ -121,15 +153,23 @@ fn sample(ben: Option<UserId>, cara: Option<UserId>) -> Vec<Mutation> {
         out.push(Mutation::CreateContact(CreateContact {
             id: Some(id),
             name: format!("{first} {last}"),
-            email: Some(format!("{}.{}{}@mail.example", first.to_lowercase(),
-                last.to_lowercase().replace('ü', "u"), i)),
+            email: Some(format!(
+                "{}.{}{}@mail.example",
+                first.to_lowercase(),
+                last.to_lowercase().replace('ü', "u"),
+                i
+            )),
             phone: Some(format!("+1 415 555 {:04}", 1000 + i)),
             company,
             position: None,
             contact_type: Some(types[i % types.len()]),
             status: Some(statuses[i % statuses.len()]),
             notes: (i % 5 == 0).then(|| "Prefers a call after 5pm.".to_string()),
-            tags: if i % 4 == 0 { vec!["buyer".into()] } else { vec!["seller".into()] },
+            tags: if i % 4 == 0 {
+                vec!["buyer".into()]
+            } else {
+                vec!["seller".into()]
+            },
             assigned_to_id: None,
             next_follow_up_at: follow_up,
         }));
@@ -146,7 +186,11 @@ fn sample(ben: Option<UserId>, cara: Option<UserId>) -> Vec<Mutation> {
     for i in 0..24usize {
         out.push(Mutation::CreateDeal(CreateDeal {
             id: Some(DealId::new()),
-            title: format!("{} — {}", STREETS[i % STREETS.len()], ["purchase", "listing", "lease"][i % 3]),
+            title: format!(
+                "{} — {}",
+                STREETS[i % STREETS.len()],
+                ["purchase", "listing", "lease"][i % 3]
+            ),
             value_cents: 18_500_000 + (i as i64 * 3_750_000),
             stage: Some(stages[i % stages.len()]),
             status: None,

@@ -59,7 +59,9 @@ impl AppError {
 impl From<ReplicaError> for AppError {
     fn from(e: ReplicaError) -> Self {
         match e {
-            ReplicaError::WrongPassword => Self::new("wrong_password", "That password is not right"),
+            ReplicaError::WrongPassword => {
+                Self::new("wrong_password", "That password is not right")
+            }
             ReplicaError::PasswordNeeded => Self::new(
                 "password_needed",
                 "Type your password to unlock this device's copy",
@@ -79,7 +81,10 @@ impl From<SyncError> for AppError {
                 "The server cannot be reached; your work is saved on this device",
             ),
             SyncError::Refused {
-                status, code, message, ..
+                status,
+                code,
+                message,
+                ..
             } => {
                 // The server's typed answer is already meant for people (docs/decisions.md).
                 let code = match status {

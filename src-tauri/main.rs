@@ -12,7 +12,9 @@ fn main() -> anyhow::Result<()> {
         .init();
     if std::env::args().nth(1).as_deref() == Some("--seed-demo") {
         let runtime = tokio::runtime::Runtime::new()?;
-        return runtime.block_on(strive_desktop::demo::seed(strive_desktop::settings(started)));
+        return runtime.block_on(strive_desktop::demo::seed(strive_desktop::settings(
+            started,
+        )));
     }
     strive_desktop::run(started)
 }

@@ -22,7 +22,10 @@ pub async fn mutate(state: &AppState, m: Mutation) -> AppResult<()> {
 }
 
 #[tauri::command]
-pub async fn contacts(state: State<'_, AppState>, query: ContactQuery) -> AppResult<Page<ContactRow>> {
+pub async fn contacts(
+    state: State<'_, AppState>,
+    query: ContactQuery,
+) -> AppResult<Page<ContactRow>> {
     state.with_replica(move |r| Ok(r.contacts(&query)?)).await
 }
 

@@ -88,7 +88,12 @@ async fn switch(
     let (account, auth) = {
         let s = state.session();
         let a = s.as_ref().ok_or_else(AppError::no_session)?;
-        if !a.profile.organizations.iter().any(|m| m.organization_id == org) {
+        if !a
+            .profile
+            .organizations
+            .iter()
+            .any(|m| m.organization_id == org)
+        {
             return Err(AppError::new(
                 "not_found",
                 "You are not a member of that organization",

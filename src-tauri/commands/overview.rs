@@ -51,11 +51,10 @@ pub async fn permissions(state: State<'_, AppState>) -> AppResult<Permissions> {
     let (org, user, global, listed) = {
         let s = state.session();
         let a = s.as_ref().ok_or_else(AppError::no_session)?;
-        let org = a
-            .org
-            .as_ref()
-            .map(|o| o.id)
-            .ok_or_else(|| AppError::new("no_organization", "Create or join an organization"))?;
+        let org =
+            a.org.as_ref().map(|o| o.id).ok_or_else(|| {
+                AppError::new("no_organization", "Create or join an organization")
+            })?;
         let listed = a.profile.membership(org).map(|m| (m.role, m.tier));
         (org, a.profile.user_id, a.profile.global_role, listed)
     };

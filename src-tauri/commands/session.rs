@@ -3,8 +3,8 @@
 //! The password arrives once per call and is dropped when the call ends; nothing secret is ever
 //! returned to the web view.
 
-use crate::error::{AppError, AppResult};
 use crate::commands::orgs::{open_org, profile_view, ProfileView};
+use crate::error::{AppError, AppResult};
 use crate::state::{Active, AppState};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -25,8 +25,13 @@ pub enum AppStatus {
         last_email: Option<String>,
     },
     /// Signed in, but the keychain cannot open the data: the password must.
-    Locked { email: String, server_url: String },
-    Ready { profile: ProfileView },
+    Locked {
+        email: String,
+        server_url: String,
+    },
+    Ready {
+        profile: ProfileView,
+    },
 }
 
 #[derive(Deserialize)]

@@ -18,7 +18,10 @@ async fn sign_up_work_offline_and_sync_in_the_real_window() {
     let home = tempfile::tempdir().expect("temp dir");
     let app = binary("STRIVE_APP_BIN", "strive-desktop");
     let home_s = home.path().to_string_lossy().to_string();
-    let env = [("STRIVE_HOME", home_s.as_str()), ("STRIVE_SERVER", server.base.as_str())];
+    let env = [
+        ("STRIVE_HOME", home_s.as_str()),
+        ("STRIVE_SERVER", server.base.as_str()),
+    ];
     let d = Driver::start(&app, &env).await;
 
     // First run: sign up with an organization.
@@ -27,7 +30,8 @@ async fn sign_up_work_offline_and_sync_in_the_real_window() {
     d.fill("input[name=name]", "Ann Lee").await;
     d.fill("input[name=email]", "ann@harborpine.example").await;
     d.fill("input[name=password]", PASSWORD).await;
-    d.fill("input[name=organization]", "Harbor Test Realty").await;
+    d.fill("input[name=organization]", "Harbor Test Realty")
+        .await;
     d.click("form button[type=submit]").await;
     d.el("h1").await;
     d.text("Dashboard").await;
@@ -43,16 +47,25 @@ async fn sign_up_work_offline_and_sync_in_the_real_window() {
     d.text("1 contact").await;
     d.shot("contacts").await;
     server
-        .eventually("SELECT count(*) FROM contacts WHERE name = 'Carol Client'", 1)
+        .eventually(
+            "SELECT count(*) FROM contacts WHERE name = 'Carol Client'",
+            1,
+        )
         .await;
 
     // A loop comes with its four tasks.
     d.click("a[href='#/loops']").await;
     d.click(".page-head .btn-primary").await;
-    d.fill("input[name=address]", "12 Elm Street, Portland, OR").await;
+    d.fill("input[name=address]", "12 Elm Street, Portland, OR")
+        .await;
     d.fill("input[name=price]", "450,000").await;
     d.click(".modal-foot .btn-primary").await;
-    for task in ["Initial Consultation", "Property Inspection", "Offer Review", "Final Walkthrough"] {
+    for task in [
+        "Initial Consultation",
+        "Property Inspection",
+        "Offer Review",
+        "Final Walkthrough",
+    ] {
         d.text(task).await;
     }
     d.shot("loop").await;
@@ -75,7 +88,9 @@ async fn sign_up_work_offline_and_sync_in_the_real_window() {
     d.text("Offline · 1 waiting").await;
     d.shot("offline").await;
     assert_eq!(
-        server.count("SELECT count(*) FROM contacts WHERE name = 'Dana Offline'").await,
+        server
+            .count("SELECT count(*) FROM contacts WHERE name = 'Dana Offline'")
+            .await,
         0
     );
 
@@ -84,7 +99,10 @@ async fn sign_up_work_offline_and_sync_in_the_real_window() {
     d.click("a[href='#/sync']").await;
     d.click("[data-testid=sync-now]").await;
     server
-        .eventually("SELECT count(*) FROM contacts WHERE name = 'Dana Offline'", 1)
+        .eventually(
+            "SELECT count(*) FROM contacts WHERE name = 'Dana Offline'",
+            1,
+        )
         .await;
     d.text("Up to date").await;
     d.shot("sync").await;

@@ -20,8 +20,10 @@ pub async fn cold_start(app: &Path, env: &[(&str, &str)]) {
     for _ in 0..RUNS {
         let (ms, mem) = tokio::task::spawn_blocking({
             let app = app.to_path_buf();
-            let env: Vec<(String, String)> =
-                env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let env: Vec<(String, String)> = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
             move || one_start(&app, &env)
         })
         .await
@@ -42,7 +44,11 @@ pub async fn cold_start(app: &Path, env: &[(&str, &str)]) {
         m.app_rss_kb / 1024
     );
     assert!(median_ms <= START_TARGET_MS, "cold start {median_ms} ms");
-    assert!(m.pss_kb / 1024 <= MEMORY_TARGET_MB, "idle memory {} MB", m.pss_kb / 1024);
+    assert!(
+        m.pss_kb / 1024 <= MEMORY_TARGET_MB,
+        "idle memory {} MB",
+        m.pss_kb / 1024
+    );
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -85,11 +91,19 @@ fn one_start(app: &Path, env: &[(String, String)]) -> (u128, Memory) {
 fn tree(root: u32) -> Vec<u32> {
     let mut parents = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
         // The command name is in parentheses and may hold spaces: fields follow the last ')'.
         let after = stat.rsplit_once(')').map(|(_, s)| s).unwrap_or("");
-        if let Some(ppid) = after.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) {
+        if let Some(ppid) = after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok())
+        {
             parents.push((pid, ppid));
         }
     }
@@ -113,7 +127,12 @@ fn field_kb(text: &str, name: &str) -> u64 {
 
 fn tree_memory(root: u32) -> Memory {
     let pids = tree(root);
-    let mut m = Memory { rss_kb: 0, pss_kb: 0, app_rss_kb: 0, processes: pids.len() };
+    let mut m = Memory {
+        rss_kb: 0,
+        pss_kb: 0,
+        app_rss_kb: 0,
+        processes: pids.len(),
+    };
     for pid in pids {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let rss = field_kb(&status, "VmRSS:");
@@ -121,7 +140,8 @@ fn tree_memory(root: u32) -> Memory {
         if pid == root {
             m.app_rss_kb = rss;
         }
-        let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+        let rollup =
+            std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
         m.pss_kb += field_kb(&rollup, "Pss:");
     }
     m

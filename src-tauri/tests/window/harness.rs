@@ -63,7 +63,10 @@ impl Server {
             .await
             .expect("create database");
         let admin = db.admin_url();
-        let owner_url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap_or(admin.len())]);
+        let owner_url = format!(
+            "{}/{name}",
+            &admin[..admin.rfind('/').unwrap_or(admin.len())]
+        );
         let port = free_port();
         let mut s = Server {
             base: format!("http://127.0.0.1:{port}"),
@@ -109,7 +112,10 @@ impl Server {
         let mut c = sqlx::PgConnection::connect(&self.owner_url)
             .await
             .expect("owner connection");
-        sqlx::query_scalar(sql).fetch_one(&mut c).await.expect("a count")
+        sqlx::query_scalar(sql)
+            .fetch_one(&mut c)
+            .await
+            .expect("a count")
     }
 
     /// Waits until `sql` counts `want`.
@@ -136,14 +142,23 @@ impl Driver {
     pub async fn start(app: &Path, env: &[(&str, &str)]) -> Driver {
         let port = free_port();
         let native = free_port();
-        let mut cmd = Command::new(std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into()));
-        cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-            .stdout(Stdio::null());
+        let mut cmd =
+            Command::new(std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".into()));
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ])
+        .stdout(Stdio::null());
         // The app is started by WebKitWebDriver, a child of tauri-driver: it inherits these.
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let driver = Proc(cmd.spawn().expect("tauri-driver (cargo install --locked tauri-driver)"));
+        let driver = Proc(
+            cmd.spawn()
+                .expect("tauri-driver (cargo install --locked tauri-driver)"),
+        );
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("wry"));
         caps.insert("tauri:options".into(), json!({ "application": app }));
