@@ -50,7 +50,7 @@ if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
 fi
 if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   echo "run: no display here; the app runs on a virtual one (xvfb). Connect from a desktop to see it."
-  app=(xvfb-run -a "${app[@]}")
+  app=(xvfb-run -a -s "-screen 0 1600x1000x24" "${app[@]}")
 fi
 if [ "$demo" = 1 ]; then
   # Seeding and the app share one keychain session, so the app opens signed in.
