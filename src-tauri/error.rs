@@ -110,6 +110,7 @@ impl From<MutateError> for AppError {
             MutateError::NotFound(what) => {
                 Self::new("not_found", format!("{what} not found on this device"))
             }
+            MutateError::WrongStatus(m) => Self::new("wrong_status", m),
             MutateError::NoSession => Self::no_session(),
             MutateError::Replica(r) => r.into(),
         }

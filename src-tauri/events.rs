@@ -28,7 +28,7 @@ pub fn note(state: &AppState, event: &SyncEvent) {
     let mut c = lock(&state.connection);
     match event {
         SyncEvent::Syncing { .. } => c.syncing = true,
-        SyncEvent::Progress { .. } | SyncEvent::Activity { .. } => {}
+        SyncEvent::Progress { .. } | SyncEvent::Activity { .. } | SyncEvent::Upload { .. } => {}
         SyncEvent::Synced { .. } | SyncEvent::Online => {
             if matches!(event, SyncEvent::Synced { .. }) {
                 c.syncing = false;

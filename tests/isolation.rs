@@ -97,6 +97,12 @@ fn body(method: &Method, path: &str, v: &Org) -> Value {
             {"client_seq": 3, "mutation": {"type": "completeTask", "args": {"id": v.task}}}]}),
         ("POST", "request") => json!({"full": true}),
         ("PUT", "tier") => json!({"tier": "ENTERPRISE"}),
+        ("POST", "uploads") => json!({"id": "0190a5d2-7c3e-7000-8000-00000000beef",
+            "document_id": "0190a5d2-7c3e-7000-8000-00000000cafe", "loop_id": v.loop_id,
+            "name": "Mallory.pdf", "mime_type": "application/pdf", "ciphertext_size": 48,
+            "sha256": "0".repeat(64)}),
+        ("POST", "review") => json!({"decision": "RETURN", "note": "Pwned"}),
+        ("POST", "complete") => json!({"data_key": "A".repeat(43) + "=", "size": 0}),
         _ => Value::Null,
     }
 }
@@ -183,7 +189,8 @@ async fn no_endpoint_leaks_or_changes_another_organization() {
                     || ["bulk-assign", "push"]
                         .iter()
                         .any(|s| template.ends_with(s))
-                    || (template.ends_with("deals") && method == Method::POST);
+                    || (template.ends_with("deals") && method == Method::POST)
+                    || (template.ends_with("uploads") && method == Method::POST);
                 if how == "foreign ids" && !names_victim {
                     continue;
                 }
@@ -202,7 +209,11 @@ async fn no_endpoint_leaks_or_changes_another_organization() {
                         "{method} {path} ({how}) leaked {s}: {status} {text}"
                     );
                 }
+                // Blob URLs are credentialed by their signature, not a token: without a valid
+                // one they are refused (403), or not found when the path itself is unfilled.
+                let signed = template.starts_with("/v1/blobs/");
                 let refused = match how {
+                    _ if signed => status == 403 || status == 404,
                     "no token" | "tampered token" => status == 401,
                     "foreign org" => status == 404 || status == 403,
                     // Inside the caller's own org a foreign id is unknown (404), or the push

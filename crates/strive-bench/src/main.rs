@@ -2,6 +2,7 @@
 //! physical limit it is compared with. Results go to docs/benchmarks.md by hand.
 
 mod dashboard;
+mod documents;
 mod initial_sync;
 mod latency;
 mod org_move;
@@ -39,6 +40,11 @@ enum Command {
     Latency {
         #[arg(long, default_value_t = 1000)]
         writes: usize,
+    },
+    /// A document through encrypt + upload + download + decrypt on loopback vs raw AES-256-GCM.
+    Documents {
+        #[arg(long, default_value_t = 200)]
+        mb: u64,
     },
     /// Moving an organization of N contacts to a database on another cluster while a client
     /// writes to it: total time and write pause, against a raw cluster-to-cluster COPY.
@@ -79,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
         } => dashboard::run(contacts, deals, runs).await,
         Command::InitialSync { rows } => initial_sync::run(rows).await,
         Command::Latency { writes } => latency::run(writes).await,
+        Command::Documents { mb } => documents::run(mb).await,
         Command::OrgMove { contacts } => org_move::run(contacts).await,
         Command::ApplyOnly { rows } => initial_sync::apply_only(rows),
         Command::PullChild {

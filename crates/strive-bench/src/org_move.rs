@@ -117,9 +117,11 @@ pub async fn run(contacts: i64) -> anyhow::Result<()> {
         report.last_seq
     );
     println!(
-        "write pause: {} ms (of which verifying every table: {} ms); old rows removed: {}",
+        "write pause: {} ms (last catch-up {} ms, verifying {} ms); full check before it {} ms; old rows removed: {}",
         report.pause.as_millis(),
+        report.last_pass.as_millis(),
         report.verify_time.as_millis(),
+        report.check_time.as_millis(),
         report.removed
     );
     println!(

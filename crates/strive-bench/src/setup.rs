@@ -20,6 +20,11 @@ pub struct Bench {
 }
 
 pub async fn start() -> anyhow::Result<Bench> {
+    start_with(|_| {}).await
+}
+
+/// [`start`] with the server's configuration adjusted first.
+pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> anyhow::Result<Bench> {
     let cluster = PrivateCluster::throwaway()?;
     let mut conn =
         sqlx::PgConnection::connect(&cluster.url(strive_pg::SUPERUSER, "postgres")).await?;
@@ -28,11 +33,9 @@ pub async fn start() -> anyhow::Result<Bench> {
         .await?;
     let admin_url = cluster.url(strive_pg::SUPERUSER, "bench");
     let data = tempfile::tempdir()?;
-    let server = Server::build(
-        Config::new("127.0.0.1:0".parse()?, data.path().into()),
-        &admin_url,
-    )
-    .await?;
+    let mut config = Config::new("127.0.0.1:0".parse()?, data.path().into());
+    tweak(&mut config);
+    let server = Server::build(config, &admin_url).await?;
     let base = format!("http://{}", server.local_addr());
     tokio::spawn(server.run(std::future::pending()));
     let http = reqwest::Client::new();

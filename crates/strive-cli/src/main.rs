@@ -7,7 +7,7 @@ mod context;
 mod output;
 
 use clap::{Parser, Subcommand};
-use commands::{admin, auth, contacts, feed, loops, orgs, sync};
+use commands::{admin, auth, contacts, docs, feed, loops, orgs, sync};
 use context::Ctx;
 use std::path::PathBuf;
 
@@ -78,6 +78,11 @@ enum Command {
     /// Transaction loops and their tasks.
     #[command(subcommand)]
     Loops(loops::Loops),
+    /// Transaction documents: upload (encrypted here), list, get, versions, review.
+    #[command(subcommand)]
+    Docs(docs::Docs),
+    /// Import every file dropped into a folder as a document of a loop (and sync).
+    Watch(docs::Watch),
     /// The organization's key figures.
     Dashboard,
     /// Recent activity; `--follow` keeps listening (and syncing).
@@ -116,6 +121,8 @@ fn main() -> std::process::ExitCode {
             Command::Status(a) => sync::status(&ctx, a).await,
             Command::Contacts(c) => contacts::run(&ctx, c),
             Command::Loops(c) => loops::run(&ctx, c),
+            Command::Docs(c) => docs::run(&ctx, c).await,
+            Command::Watch(a) => docs::watch(&ctx, a).await,
             Command::Dashboard => feed::dashboard(&ctx),
             Command::Activity(a) => feed::activity(&ctx, a).await,
             Command::Devices => admin::devices(&ctx).await,

@@ -214,3 +214,63 @@ entity!(
         pub full_resync_requested: bool,
     }
 );
+
+entity!(
+    /// A transaction document: its current version and where it is in its review.
+    pub struct Document {
+        pub id: DocumentId,
+        pub organization_id: OrgId,
+        pub loop_id: LoopId,
+        pub original_name: String,
+        pub mime_type: String,
+        /// Plaintext bytes of the current version.
+        pub file_size: i64,
+        pub document_type: DocumentType,
+        pub status: DocumentStatus,
+        pub version: i32,
+        pub current_version_id: Option<VersionId>,
+        pub is_encrypted: bool,
+        pub uploaded_by: UserId,
+        pub submitted_at: Option<DateTime<Utc>>,
+        pub submitted_by: Option<UserId>,
+        pub reviewed_at: Option<DateTime<Utc>>,
+        pub reviewed_by: Option<UserId>,
+        pub review_note: Option<String>,
+        pub created_at: DateTime<Utc>,
+        pub updated_at: DateTime<Utc>,
+    }
+);
+
+entity!(
+    /// One version of a document (every upload of it is kept).
+    pub struct DocumentVersion {
+        pub id: VersionId,
+        pub organization_id: OrgId,
+        pub document_id: DocumentId,
+        pub version: i32,
+        pub original_name: String,
+        pub mime_type: String,
+        pub file_size: i64,
+        pub ciphertext_size: i64,
+        /// SHA-256 of the ciphertext, hex.
+        pub sha256: String,
+        pub storage_key: String,
+        pub uploaded_by: UserId,
+        pub created_at: DateTime<Utc>,
+    }
+);
+
+entity!(
+    /// A document waiting for review, with what a reviewer needs to pick it up.
+    pub struct ReviewItem {
+        pub id: DocumentId,
+        pub loop_id: LoopId,
+        pub property_address: String,
+        pub original_name: String,
+        pub document_type: DocumentType,
+        pub version: i32,
+        pub submitted_at: Option<DateTime<Utc>>,
+        pub submitted_by: Option<UserId>,
+        pub submitted_by_name: Option<String>,
+    }
+);

@@ -194,8 +194,11 @@ text_enum!(
     }
 );
 text_enum!(
+    /// Where a document is in its review (dotloop/SkySlope-style compliance review): an agent
+    /// submits a draft, a reviewer approves it or returns it with a note, a returned document
+    /// comes back as a new version and is submitted again.
     DocumentStatus, "document status" {
-        Draft => "DRAFT", Pending => "PENDING", Reviewed => "REVIEWED", Signed => "SIGNED",
+        Draft => "DRAFT", Submitted => "SUBMITTED", Approved => "APPROVED", Returned => "RETURNED",
         Archived => "ARCHIVED",
     }
 );

@@ -60,6 +60,9 @@ id_type!(
     LoopId,
     TaskId,
     DocumentId,
+    /// One version of a document; also the id of the upload that brought it, chosen by the
+    /// device so an offline upload and its server row share it.
+    VersionId,
     /// One installation of the app or CLI on one machine.
     DeviceId,
     AuditId,

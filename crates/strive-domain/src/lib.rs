@@ -4,6 +4,7 @@
 //!
 //! This crate does no I/O. Optional features only add database derives.
 
+pub mod documents;
 pub mod entities;
 pub mod enums;
 pub mod ids;

@@ -147,7 +147,7 @@ fn feature_from_name(action: &str) -> Option<&'static str> {
         .any(|w| name.contains(w))
     {
         Some("CRM")
-    } else if ["loop", "task", "activity"]
+    } else if ["loop", "task", "activity", "document"]
         .iter()
         .any(|w| name.contains(w))
     {

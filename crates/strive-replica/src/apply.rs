@@ -22,6 +22,7 @@ pub(crate) const SYNCED: &[(&str, &str)] = &[
     ("transaction_loops", "id"),
     ("transaction_tasks", "id"),
     ("documents", "id"),
+    ("document_versions", "id"),
     ("audit_log", "id"),
     ("conflicts", "id"),
 ];

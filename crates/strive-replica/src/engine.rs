@@ -46,6 +46,10 @@ pub enum SyncEvent {
     Offline { error: String, retry_in_ms: u64 },
     /// A new item of the organization's activity feed.
     Activity { item: Value },
+    /// A document's ciphertext going up (before its upload is pushed).
+    Upload {
+        progress: crate::transfer::UploadProgress,
+    },
     /// Something other than the network failed; retried with backoff.
     Error { message: String },
     /// The session ended (signed out elsewhere, membership removed); the task stops.
@@ -221,8 +225,34 @@ async fn round(
             last_seq: s.last_seq,
         });
     };
+    upload_round(replica, auth, |p| {
+        let _ = events.send(SyncEvent::Upload {
+            progress: p.clone(),
+        });
+    })
+    .await?;
     let (pushed, pulled) = sync_round(replica, auth, full, progress).await?;
     Ok((pushed.applied, pushed.rejected, pulled))
+}
+
+/// Uploads the vault files waiting for the next push, reporting progress (the push itself
+/// would upload them too, silently); renews the token once if the server refused it.
+pub async fn upload_round(
+    replica: &mut Replica,
+    auth: &Auth,
+    mut progress: impl FnMut(&crate::transfer::UploadProgress),
+) -> Result<crate::transfer::UploadStats, SyncError> {
+    let api = auth.api();
+    let token = auth.token().await?;
+    match crate::transfer::upload_pending(replica, api.http(), api.base(), &token, &mut progress)
+        .await
+    {
+        Err(SyncError::Refused { status: 401, .. }) => {
+            let token = auth.renew(&token).await?;
+            crate::transfer::upload_pending(replica, api.http(), api.base(), &token, progress).await
+        }
+        other => other,
+    }
 }
 
 /// One sync round for a caller that is not the task (`strive sync`): start over first if

@@ -47,9 +47,33 @@ impl SyncError {
     pub fn is_transient(&self) -> bool {
         match self {
             SyncError::Network(_) | SyncError::Broken(_) => true,
-            // Throttled or a server-side failure: the server will be back.
-            SyncError::Refused { status, .. } => *status == 429 || *status >= 500,
+            // Throttled, a server-side failure, or the organization's writes paused for a
+            // moment while it moves to another database: the server will be back.
+            SyncError::Refused { status, code, .. } => {
+                *status == 429 || *status >= 500 || code == "org_moving"
+            }
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16, code: &str) -> SyncError {
+        SyncError::Refused {
+            status,
+            code: code.into(),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_moving_organization_is_retried_a_refusal_is_not() {
+        assert!(refused(503, "org_moving").is_transient());
+        assert!(refused(429, "rate_limited").is_transient());
+        assert!(!refused(403, "forbidden_org_role").is_transient());
+        assert!(!refused(422, "validation_failed").is_transient());
     }
 }

@@ -20,6 +20,9 @@ mod schema;
 pub mod signin;
 pub mod status;
 pub mod time;
+pub mod transfer;
+pub mod vault;
+pub mod watch;
 
 pub use error::{ReplicaError, SyncError};
 pub use keys::Keychain;

@@ -9,10 +9,13 @@ use chrono::Utc;
 use rusqlite::TransactionBehavior;
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::{json, Map, Value};
+use strive_domain::documents;
 use strive_domain::mutations::{Changes, FieldValue, Mutation, ValidMutation};
 use strive_domain::permissions::{check, Denied};
 use strive_domain::rules::{can_modify_loop, default_task_ids, loop_progress, DEFAULT_LOOP_TASKS};
-use strive_domain::{DeviceId, GlobalRole, OrgRole, TaskStatus, Tier, UserId, ValidationError};
+use strive_domain::{
+    DeviceId, DocumentStatus, GlobalRole, OrgRole, TaskStatus, Tier, UserId, ValidationError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MutateError {
@@ -22,6 +25,9 @@ pub enum MutateError {
     Invalid(ValidationError),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A step the document's review status does not allow.
+    #[error("{0}")]
+    WrongStatus(String),
     #[error("sign in first: this replica does not know who you are")]
     NoSession,
     #[error(transparent)]
@@ -110,16 +116,34 @@ impl Replica {
         ))
     }
 
-    /// Checks, applies and queues one mutation. Returns its outbox sequence number.
-    pub fn mutate(&mut self, mut m: Mutation) -> Result<i64, MutateError> {
+    /// Whether the signed-in person may do `action` here, as far as this replica knows (before
+    /// the first pull it cannot know the role: the server decides then).
+    pub fn may(&self, action: strive_domain::permissions::Action) -> Result<(), MutateError> {
         let session = self.session()?.ok_or(MutateError::NoSession)?;
         let (role, tier) = self.standing(session.user)?;
-        // Before the first pull the replica cannot know the role: let the server decide.
         if let Some(role) = role {
-            check(session.global, role, tier, m.action())
+            check(session.global, role, tier, action)
                 .into_result()
                 .map_err(MutateError::Denied)?;
         }
+        Ok(())
+    }
+
+    /// Checks, applies and queues one mutation. Returns its outbox sequence number.
+    pub fn mutate(&mut self, m: Mutation) -> Result<i64, MutateError> {
+        self.mutate_with(m, |_| Ok(()))
+    }
+
+    /// Like [`mutate`](Self::mutate), running `extra` in the same SQLite transaction (the vault
+    /// records its file and key with the mutation that needs them, all or nothing).
+    pub fn mutate_with(
+        &mut self,
+        mut m: Mutation,
+        extra: impl FnOnce(&Transaction<'_>) -> Result<(), MutateError>,
+    ) -> Result<i64, MutateError> {
+        let session = self.session()?.ok_or(MutateError::NoSession)?;
+        let (role, _) = self.standing(session.user)?;
+        self.may(m.action())?;
         if let Some((tbl, id, slot)) = base_seq_slot(&mut m) {
             if slot.is_none() {
                 *slot = self
@@ -151,6 +175,7 @@ impl Replica {
         for (tbl, id) in &touched {
             local.shadow(tbl, id)?;
         }
+        extra(&tx)?;
         let touched_json = Value::from(
             touched
                 .iter()
@@ -470,8 +495,99 @@ impl Local<'_> {
                 delete_row(self.tx, "transaction_tasks", &id)?;
                 self.refresh_progress(&loop_id)?;
             }
+            ValidMutation::UploadDocument(v) => self.new_version(v, &mut t)?,
+            ValidMutation::SubmitDocument(id) => {
+                let id = id.to_string();
+                let status = self.document_status(&id)?;
+                let next = documents::submit(status).map_err(|e| MutateError::WrongStatus(e.0))?;
+                self.before("documents", &id, &mut t)?;
+                self.tx.execute(
+                    "UPDATE documents SET status = ?2, submitted_at = ?3, submitted_by = ?4,
+                            reviewed_at = NULL, reviewed_by = NULL, updated_at = ?3 WHERE id = ?1",
+                    params![id, next.as_str(), ts, user],
+                )?;
+            }
+            ValidMutation::ReviewDocument(r) => {
+                let id = r.id.to_string();
+                let status = self.document_status(&id)?;
+                let next = documents::review(status, r.decision)
+                    .map_err(|e| MutateError::WrongStatus(e.0))?;
+                self.before("documents", &id, &mut t)?;
+                self.tx.execute(
+                    "UPDATE documents SET status = ?2, reviewed_at = ?3, reviewed_by = ?4,
+                            review_note = ?5, updated_at = ?3 WHERE id = ?1",
+                    params![id, next.as_str(), ts, user, r.note],
+                )?;
+            }
         }
         Ok(t)
+    }
+
+    fn document_status(&self, id: &str) -> Result<DocumentStatus, MutateError> {
+        let row = self.require("documents", id, "Document")?;
+        row.get("status")
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| MutateError::Replica(ReplicaError::Corrupt("document status".into())))
+    }
+
+    /// A version encrypted on this device: the document row (new, or its next version, back to
+    /// a draft) and the version row, as the server will write them; the server's rows replace
+    /// them once the upload is settled.
+    fn new_version(
+        &self,
+        v: strive_domain::mutations::documents::NewVersion,
+        t: &mut Touched,
+    ) -> Result<(), MutateError> {
+        let (org, user, ts) = (self.org, self.session.user.to_string(), now());
+        let loop_id = v.loop_id.to_string();
+        self.require("transaction_loops", &loop_id, "Transaction loop")?;
+        let doc_id = v.document_id.to_string();
+        let existing = self.row("documents", &doc_id)?;
+        if let Some(d) = &existing {
+            if d.get("loop_id").and_then(|l| l.as_str()) != Some(loop_id.as_str()) {
+                return Err(MutateError::Invalid(ValidationError::single(
+                    "document_id",
+                    "this document belongs to another transaction loop",
+                )));
+            }
+        }
+        let number = existing
+            .as_ref()
+            .and_then(|d| d.get("version").and_then(|n| n.as_i64()))
+            .unwrap_or(0)
+            + 1;
+        let vid = v.version_id.to_string();
+        self.before("documents", &doc_id, t)?;
+        self.before("document_versions", &vid, t)?;
+        let created = existing
+            .as_ref()
+            .and_then(|d| d.get("created_at").cloned())
+            .unwrap_or_else(|| ts.clone().into());
+        let uploader = existing
+            .as_ref()
+            .and_then(|d| d.get("uploaded_by").cloned())
+            .unwrap_or_else(|| user.clone().into());
+        self.insert(
+            "documents",
+            json!({
+                "id": doc_id, "organization_id": org, "loop_id": loop_id, "original_name": v.name,
+                "mime_type": v.kind.mime(), "file_size": v.size, "storage_key": "",
+                "document_type": v.document_type, "status": "DRAFT", "version": number,
+                "is_encrypted": 1, "current_version_id": vid, "ciphertext_size": v.ciphertext_size,
+                "uploaded_by": uploader, "created_at": created, "updated_at": ts,
+            }),
+        )?;
+        self.insert(
+            "document_versions",
+            json!({
+                "id": vid, "organization_id": org, "document_id": doc_id, "version": number,
+                "original_name": v.name, "mime_type": v.kind.mime(), "file_size": v.size,
+                "ciphertext_size": v.ciphertext_size, "sha256": v.sha256, "storage_key": "",
+                "uploaded_by": user, "created_at": ts,
+            }),
+        )?;
+        Ok(())
     }
 }
 

@@ -79,9 +79,16 @@ pub async fn sync_once(
     token: &str,
     on_progress: impl FnMut(&PullStats),
 ) -> Result<(PushStats, PullStats), SyncError> {
+    // A document's ciphertext goes up before the mutation that records it.
+    crate::transfer::upload_pending(replica, http, base_url, token, |_| {}).await?;
     let pushed = push_pending(replica, http, base_url, token).await?;
     let pulled = pull::pull_all(replica, http, base_url, token, on_progress).await?;
     replica.release_settled()?;
+    // Pinned documents stay readable offline: fetch new versions now (best effort; the next
+    // round tries again).
+    if let Err(e) = crate::transfer::fetch_pinned(replica, http, base_url, token).await {
+        tracing::warn!(error = %e, "could not fetch a pinned document");
+    }
     replica.set_state_value(
         "last_sync_at",
         &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -126,7 +133,8 @@ impl Replica {
                 } => {
                     tx.execute(
                         "INSERT OR REPLACE INTO rejections (client_seq, mutation, code, message)
-                         SELECT client_seq, mutation, ?2, ?3 FROM outbox WHERE client_seq = ?1",
+                         SELECT client_seq, json_remove(mutation, '$.args.data_key'), ?2, ?3
+                           FROM outbox WHERE client_seq = ?1",
                         params![client_seq, code, message],
                     )?;
                     tx.execute(

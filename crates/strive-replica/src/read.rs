@@ -6,6 +6,8 @@
 //! names included, never one more per row. Instants compare as text: they are stored in one
 //! fixed-width UTC form ([`crate::time`]).
 
+mod documents;
+pub use documents::DocumentRow;
 mod overview;
 mod rows;
 #[cfg(test)]

@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/replica/0002_versions_and_conflicts.sql"),
     include_str!("../../../migrations/replica/0003_canonical_instants.sql"),
     include_str!("../../../migrations/replica/0004_read_indexes.sql"),
+    include_str!("../../../migrations/replica/0005_documents.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

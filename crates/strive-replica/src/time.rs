@@ -100,7 +100,19 @@ mod tests {
         let r = Replica::create(dir.path(), org, "pw", Keychain::Disabled).unwrap();
         r.conn
             .execute_batch(
-                "DROP INDEX contacts_name; DROP INDEX contacts_updated;
+                // Undo migrations 0005 and 0004 (this test replays them from 0003).
+                "DROP INDEX documents_loop; DROP INDEX documents_review_queue;
+                 DROP TABLE document_versions; DROP TABLE document_keys; DROP TABLE vault;
+                 DROP TABLE pins; DROP TABLE watch_imports;
+                 ALTER TABLE documents DROP COLUMN is_encrypted;
+                 ALTER TABLE documents DROP COLUMN current_version_id;
+                 ALTER TABLE documents DROP COLUMN ciphertext_size;
+                 ALTER TABLE documents DROP COLUMN submitted_at;
+                 ALTER TABLE documents DROP COLUMN submitted_by;
+                 ALTER TABLE documents DROP COLUMN reviewed_at;
+                 ALTER TABLE documents DROP COLUMN reviewed_by;
+                 ALTER TABLE documents DROP COLUMN review_note;
+                 DROP INDEX contacts_name; DROP INDEX contacts_updated;
                  DROP INDEX contacts_follow_up_order; DROP INDEX deals_updated;
                  DROP INDEX transaction_loops_created;
                  CREATE INDEX contacts_follow_up ON contacts (next_follow_up_at)

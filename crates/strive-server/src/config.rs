@@ -14,8 +14,39 @@ pub struct Config {
     /// Largest JSON body accepted, in bytes.
     pub body_limit: usize,
     pub limits: LoginLimits,
+    pub documents: DocumentLimits,
     /// Pools of the tenant databases other than the control one.
     pub tenant_pools: crate::tenants::PoolLimits,
+}
+
+/// Documents: where blobs go and how large things may be.
+#[derive(Clone, Debug)]
+pub struct DocumentLimits {
+    /// Root of the file system blob store (ciphertext only).
+    pub blob_dir: PathBuf,
+    /// Uploads in progress (partial ciphertext files).
+    pub upload_dir: PathBuf,
+    /// Largest document, in plaintext bytes (the ciphertext allowed follows from it).
+    pub max_document_bytes: u64,
+    /// Largest body of one upload chunk request.
+    pub chunk_limit: usize,
+    /// How long a signed blob URL stays valid.
+    pub signed_url_ttl: Duration,
+    /// How long an unfinished upload may be resumed before it is cleaned away.
+    pub upload_ttl: Duration,
+}
+
+impl DocumentLimits {
+    pub fn under(data_dir: &std::path::Path) -> Self {
+        Self {
+            blob_dir: data_dir.join("blobs"),
+            upload_dir: data_dir.join("uploads"),
+            max_document_bytes: strive_domain::documents::DEFAULT_MAX_DOCUMENT_BYTES,
+            chunk_limit: 8 * 1024 * 1024,
+            signed_url_ttl: Duration::from_secs(3600),
+            upload_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 /// Login throttling: failed attempts per account, and all attempts per client address.
@@ -40,6 +71,13 @@ impl Default for LoginLimits {
 
 impl Config {
     pub fn new(bind: SocketAddr, data_dir: PathBuf) -> Self {
+        let mut documents = DocumentLimits::under(&data_dir);
+        if let Some(mb) = std::env::var("STRIVE_MAX_DOCUMENT_MB")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            documents.max_document_bytes = mb * 1024 * 1024;
+        }
         Self {
             bind,
             data_dir,
@@ -47,6 +85,7 @@ impl Config {
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             body_limit: 256 * 1024,
             limits: LoginLimits::default(),
+            documents,
             tenant_pools: crate::tenants::PoolLimits::default(),
         }
     }

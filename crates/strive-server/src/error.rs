@@ -28,6 +28,14 @@ pub enum ApiError {
     Invalid(ValidationError),
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
+    /// A refusal with its own code (documents: `document_too_large`, `checksum_mismatch`,
+    /// `url_expired`, ...), so each way to fail is told apart by machines and people.
+    #[error("{message}")]
+    Coded {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
     /// An onboarding answer: the caller is signed in but belongs to no organization yet.
     #[error("Create or join an organization to continue")]
     NeedsOrganization,
@@ -54,6 +62,14 @@ impl ApiError {
         ApiError::NotFound(format!("{what} not found"))
     }
 
+    pub fn coded(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Coded {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
     /// Not the request's fault and worth sending again as it is (a pushed mutation that meets
     /// this is not rejected: the batch stops and the device retries it).
     pub fn is_retryable(&self) -> bool {
@@ -62,6 +78,7 @@ impl ApiError {
 
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
+            ApiError::Coded { status, code, .. } => (*status, code),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(d) => (
@@ -96,6 +113,13 @@ impl From<ValidationError> for ApiError {
 impl From<Denied> for ApiError {
     fn from(d: Denied) -> Self {
         ApiError::Forbidden(d)
+    }
+}
+
+/// The server's own files (uploads, blobs): a failure there is ours, never the client's.
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        ApiError::Internal(anyhow::Error::new(e).context("file system"))
     }
 }
 

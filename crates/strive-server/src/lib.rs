@@ -10,14 +10,18 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod guard;
+pub mod kms;
 pub mod moving;
 pub mod mutations;
 pub mod openapi;
 pub mod router;
 pub mod routes;
+pub mod signed_url;
+pub mod store;
 pub mod sync;
 pub mod tenants;
 pub mod trace;
+pub mod uploads;
 
 use anyhow::Context;
 use sqlx::PgPool;
@@ -34,15 +38,31 @@ struct Inner {
     tenants: tenants::Tenants,
     keys: auth::tokens::TokenKeys,
     config: Config,
+    store: Arc<dyn store::BlobStore>,
+    kms: kms::KeyService,
 }
 
 impl AppState {
-    pub fn new(tenants: tenants::Tenants, keys: auth::tokens::TokenKeys, config: Config) -> Self {
+    pub fn new(
+        tenants: tenants::Tenants,
+        keys: auth::tokens::TokenKeys,
+        config: Config,
+        kms: kms::KeyService,
+    ) -> Self {
+        let store = Arc::new(store::fs::FsStore::new(config.documents.blob_dir.clone()));
         Self(Arc::new(Inner {
             tenants,
             keys,
             config,
+            store,
+            kms,
         }))
+    }
+    pub fn store(&self) -> &dyn store::BlobStore {
+        self.0.store.as_ref()
+    }
+    pub fn kms(&self) -> &kms::KeyService {
+        &self.0.kms
     }
     pub fn hub(&self) -> &sync::realtime::Hub {
         self.0.tenants.hub()
@@ -75,15 +95,21 @@ impl Server {
     /// Migrates the control database at `admin_url` and every registered tenant database,
     /// connects as the service role and binds the port.
     pub async fn build(config: Config, admin_url: &str) -> anyhow::Result<Self> {
-        let registered = tenants::registry::migrate_all(admin_url)
+        let (registered, unreachable) = tenants::registry::migrate_reachable(admin_url)
             .await
             .context("applying database migrations")?;
+        for (db, e) in unreachable {
+            tracing::error!(database = %db, error = %e,
+                "tenant database unreachable: not migrated; its organizations fail until it is back (then run `strive-server migrate`)");
+        }
         let pool = db::connect_app(db::app_options(admin_url)?, 32)
             .await
             .context("connecting to PostgreSQL as the service role")?;
         let secret = auth::tokens::load_or_create_secret(&config.data_dir)
             .context("loading the token-signing secret")?;
         let keys = auth::tokens::TokenKeys::new(&secret, config.access_ttl);
+        let kms = kms::KeyService::load_or_create(&config.data_dir)
+            .context("loading the master key of the key service")?;
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
@@ -102,7 +128,7 @@ impl Server {
                 tracing::warn!(error = %e, "refreshing the membership index failed");
             }
         });
-        let state = AppState::new(tenants.clone(), keys, config);
+        let state = AppState::new(tenants.clone(), keys, config, kms);
         Ok(Self {
             listener,
             app: router::router(state),

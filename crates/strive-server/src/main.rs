@@ -29,6 +29,9 @@ enum Command {
     Serve {
         #[arg(long, env = "STRIVE_BIND", default_value = "127.0.0.1:8787")]
         bind: SocketAddr,
+        /// Connections per tenant database (other than the control one), per instance.
+        #[arg(long, env = "STRIVE_TENANT_POOL_MAX", default_value_t = 16)]
+        tenant_pool_max: u32,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -132,9 +135,15 @@ async fn main() -> anyhow::Result<()> {
     };
     match cli.command.unwrap_or(Command::Serve {
         bind: "127.0.0.1:8787".parse()?,
+        tenant_pool_max: 16,
     }) {
-        Command::Serve { bind } => {
-            let server = Server::build(Config::new(bind, data_dir), &admin_url).await?;
+        Command::Serve {
+            bind,
+            tenant_pool_max,
+        } => {
+            let mut config = Config::new(bind, data_dir);
+            config.tenant_pools.max_connections = tenant_pool_max.max(1);
+            let server = Server::build(config, &admin_url).await?;
             tracing::info!(addr = %server.local_addr(), "strive-server listening");
             server.run(shutdown_signal()).await?;
             tracing::info!("stopped");

@@ -1,7 +1,7 @@
 //! Runs a named mutation (from a REST route now, from a pushed sync batch later) through the
 //! guarded pipeline: the one place where each mutation's effect and audit rows are defined.
 
-use crate::db::{contacts, deals, loops, patch};
+use crate::db::{contacts, deals, documents as docs, loops, patch};
 use crate::error::{ApiError, ApiResult};
 use crate::guard::{self, Audit, Caller, Ctx};
 use crate::sync::push::PushResult;
@@ -9,7 +9,8 @@ use crate::AppState;
 use serde::Serialize;
 use serde_json::json;
 use sqlx::PgConnection;
-use strive_domain::entities::{Contact, Deal, LoopWithTasks, Task, TransactionLoop};
+use strive_domain::documents::{review, submit};
+use strive_domain::entities::{Contact, Deal, Document, LoopWithTasks, Task, TransactionLoop};
 use strive_domain::mutations::{Changes, Mutation, ValidMutation};
 use strive_domain::rules::can_modify_loop;
 use strive_domain::{DeviceId, OrgId, OrgRole, Valid};
@@ -23,6 +24,7 @@ pub enum Outcome {
     Loop(Box<LoopWithTasks>),
     UpdatedLoop(TransactionLoop),
     Task(Task),
+    Document(Box<Document>),
     Deleted { deleted: uuid::Uuid },
     Assigned { updated: usize },
 }
@@ -34,15 +36,29 @@ pub async fn apply(
     m: Mutation,
 ) -> ApiResult<Outcome> {
     let action = m.action();
-    guard::mutate(
+    let upload = uploaded_version(&m);
+    let st = state.clone();
+    let out = guard::mutate(
         state,
         caller,
         org,
         action,
         move || m.validate(),
-        |tx, ctx, valid| Box::pin(execute(tx, ctx, valid)),
+        move |tx, ctx, valid| Box::pin(async move { execute(tx, ctx, &st, valid).await }),
     )
-    .await
+    .await?;
+    if let Some(v) = upload {
+        crate::uploads::discard_part(state, org, v).await;
+    }
+    Ok(out)
+}
+
+/// The upload a mutation records, whose part file goes once its rows committed.
+fn uploaded_version(m: &Mutation) -> Option<strive_domain::VersionId> {
+    match m {
+        Mutation::UploadDocument(u) => Some(u.version_id),
+        _ => None,
+    }
 }
 
 /// Like [`apply`], for a mutation pushed by a device: the same transaction records
@@ -57,9 +73,11 @@ pub async fn apply_for_device(
 ) -> ApiResult<PushResult> {
     let action = m.action();
     let kind = action.name();
-    guard::mutate(state, caller, org, action, move || m.validate(), move |tx, ctx, valid| {
+    let upload = uploaded_version(&m);
+    let st = state.clone();
+    let result = guard::mutate(state, caller, org, action, move || m.validate(), move |tx, ctx, valid| {
         Box::pin(async move {
-            let (outcome, audits) = execute(tx, ctx, valid).await?;
+            let (outcome, audits) = execute(tx, ctx, &st, valid).await?;
             let result = PushResult::Applied {
                 client_seq,
                 result: serde_json::to_value(&outcome).map_err(|e| ApiError::Internal(e.into()))?,
@@ -78,7 +96,11 @@ pub async fn apply_for_device(
             Ok((result, audits))
         })
     })
-    .await
+    .await?;
+    if let Some(v) = upload {
+        crate::uploads::discard_part(state, org, v).await;
+    }
+    Ok(result)
 }
 
 fn deleted(
@@ -99,6 +121,7 @@ fn deleted(
 async fn execute(
     tx: &mut PgConnection,
     ctx: &Ctx,
+    state: &AppState,
     valid: Valid<ValidMutation>,
 ) -> ApiResult<(Outcome, Vec<Audit>)> {
     let org = ctx.org;
@@ -220,7 +243,49 @@ async fn execute(
             loops::refresh_progress(tx, org, loop_id).await?;
             deleted(found, "Task", id.0, ("deleted_task", "transaction_task"))
         }
+        ValidMutation::UploadDocument(v) => {
+            let (doc, audits) = crate::uploads::record_version(tx, ctx, state, v).await?;
+            Ok((Outcome::Document(Box::new(doc)), audits))
+        }
+        ValidMutation::SubmitDocument(id) => {
+            let doc = docs::lock(tx, org, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("Document"))?;
+            let next = submit(doc.status).map_err(wrong_status)?;
+            let doc = docs::set_review_state(tx, org, id, next, ctx.user, None).await?;
+            let audit = Audit::new(
+                "submitted_document",
+                "document",
+                id.0,
+                json!({ "status": next, "version": doc.version, "file_name": doc.original_name }),
+            );
+            Ok((Outcome::Document(Box::new(doc)), vec![audit]))
+        }
+        ValidMutation::ReviewDocument(r) => {
+            let doc = docs::lock(tx, org, r.id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("Document"))?;
+            let next = review(doc.status, r.decision).map_err(wrong_status)?;
+            let doc =
+                docs::set_review_state(tx, org, r.id, next, ctx.user, r.note.as_deref()).await?;
+            let action = match next {
+                strive_domain::DocumentStatus::Approved => "approved_document",
+                _ => "returned_document",
+            };
+            let audit = Audit::new(
+                action,
+                "document",
+                r.id.0,
+                json!({ "status": next, "note": r.note, "version": doc.version,
+                        "file_name": doc.original_name }),
+            );
+            Ok((Outcome::Document(Box::new(doc)), vec![audit]))
+        }
     }
+}
+
+fn wrong_status(e: strive_domain::documents::WrongStatus) -> ApiError {
+    ApiError::coded(axum::http::StatusCode::CONFLICT, "document_status", e.0)
 }
 
 /// An entity whose updates detect conflicts: its table, its audit entity type, its name in errors.

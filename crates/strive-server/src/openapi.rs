@@ -1,6 +1,8 @@
 //! The OpenAPI description, generated from the handlers' annotations.
 
-use crate::routes::{activity, auth, contacts, deals, health, loops, me, orgs};
+use crate::routes::{
+    activity, auth, blobs, contacts, deals, documents, health, loops, me, orgs, uploads,
+};
 use crate::sync;
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -20,6 +22,9 @@ use utoipa::{Modify, OpenApi};
         deals::list, deals::get, deals::create, deals::update, deals::delete,
         loops::list, loops::get, loops::create, loops::update, loops::delete,
         loops::create_task, loops::update_task, loops::complete_task, loops::delete_task,
+        documents::list, documents::get, documents::versions, documents::access, documents::submit,
+        documents::review, documents::queue,
+        uploads::create, uploads::status, uploads::put_chunk, uploads::complete, blobs::download,
         activity::recent,
         sync::pull::pull, sync::push::push, sync::realtime::events, sync::devices::list,
         sync::devices::request,

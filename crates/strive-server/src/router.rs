@@ -1,7 +1,9 @@
 //! Every route in one place.
 
 use crate::error::ApiError;
-use crate::routes::{activity, auth, contacts, deals, health, loops, me, orgs};
+use crate::routes::{
+    activity, auth, blobs, contacts, deals, documents, health, loops, me, orgs, uploads,
+};
 use crate::sync;
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;
@@ -15,6 +17,7 @@ const PUSH_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config().body_limit;
+    let chunk_limit = state.config().documents.chunk_limit;
     let org = Router::new()
         .route("/members", get(orgs::members).post(orgs::add_member))
         .route(
@@ -46,6 +49,21 @@ pub fn router(state: AppState) -> Router {
             patch(loops::update_task).delete(loops::delete_task),
         )
         .route("/tasks/{id}/complete", post(loops::complete_task))
+        .route("/documents", get(documents::list))
+        .route("/documents/{id}", get(documents::get))
+        .route("/documents/{id}/versions", get(documents::versions))
+        .route("/documents/{id}/access", post(documents::access))
+        .route("/documents/{id}/submit", post(documents::submit))
+        .route("/documents/{id}/review", post(documents::review))
+        .route("/review-queue", get(documents::queue))
+        .route("/uploads", post(uploads::create))
+        .route(
+            "/uploads/{id}",
+            get(uploads::status)
+                .put(uploads::put_chunk)
+                .layer(DefaultBodyLimit::max(chunk_limit)),
+        )
+        .route("/uploads/{id}/complete", post(uploads::complete))
         .route("/activity", get(activity::recent))
         .route("/sync/pull", get(sync::pull::pull))
         .route(
@@ -67,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orgs", get(orgs::list).post(orgs::create))
         .nest("/v1/orgs/{org_id}", org)
         .route("/v1/admin/orgs/{org_id}/tier", put(orgs::set_tier))
+        .route("/v1/blobs/{org_id}/{version_id}", get(blobs::download))
         .fallback(|| async { ApiError::NotFound("No such endpoint; see /openapi.json".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::BadRequest(
@@ -74,7 +93,12 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TraceLayer::new_for_http())
+        // Spans name the path, never the query: a signed URL's signature is a credential.
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |req: &axum::http::Request<axum::body::Body>| {
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            },
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!(
                 "handler panicked"

@@ -104,6 +104,8 @@ struct Tenant {
     deal: String,
     loop_id: String,
     tasks: Vec<String>,
+    document: String,
+    upload: String,
 }
 
 async fn tenant(app: &TestApp, owner: &str, second: &str, name: &str) -> Tenant {
@@ -144,7 +146,10 @@ async fn tenant(app: &TestApp, owner: &str, second: &str, name: &str) -> Tenant 
         .map(id_of)
         .collect();
     assert_eq!(tasks.len(), 4, "a new loop has its 4 default tasks: {l}");
+    let (document, upload) = app.document(&org, &owner.token, &id_of(&l)).await;
     Tenant {
+        document,
+        upload,
         org,
         owner,
         second,
@@ -221,6 +226,33 @@ fn org_routes(target: &Tenant, intruder: &TestUser) -> Vec<(Method, &'static str
         (Method::PATCH, "/tasks/{id}", json!({"status": "CANCELLED"})),
         (Method::DELETE, "/tasks/{id}", none.clone()),
         (Method::POST, "/tasks/{id}/complete", none.clone()),
+        (Method::GET, "/documents", none.clone()),
+        (Method::GET, "/documents/{id}", none.clone()),
+        (Method::GET, "/documents/{id}/versions", none.clone()),
+        (Method::POST, "/documents/{id}/access", none.clone()),
+        (Method::POST, "/documents/{id}/submit", none.clone()),
+        (
+            Method::POST,
+            "/documents/{id}/review",
+            json!({"decision": "RETURN", "note": "Planted note"}),
+        ),
+        (Method::GET, "/review-queue", none.clone()),
+        (
+            Method::POST,
+            "/uploads",
+            json!({"id": "0190a5d2-7c3e-7000-8000-00000000beef",
+                   "document_id": "0190a5d2-7c3e-7000-8000-00000000cafe",
+                   "loop_id": target.loop_id, "name": "Planted.pdf",
+                   "mime_type": "application/pdf", "ciphertext_size": 48,
+                   "sha256": "0".repeat(64)}),
+        ),
+        (Method::GET, "/uploads/{id}", none.clone()),
+        (Method::PUT, "/uploads/{id}", json!({"planted": true})),
+        (
+            Method::POST,
+            "/uploads/{id}/complete",
+            json!({"data_key": "A".repeat(43) + "=", "size": 0}),
+        ),
         (Method::GET, "/activity", none.clone()),
         (Method::GET, "/sync/pull", none.clone()),
         (Method::POST, "/sync/push", json!({"mutations": []})),
@@ -241,6 +273,10 @@ fn fill(org: &str, template: &str, ids: &Tenant) -> String {
         &ids.loop_id
     } else if template.starts_with("/tasks/") {
         &ids.tasks[1]
+    } else if template.starts_with("/documents/") {
+        &ids.document
+    } else if template.starts_with("/uploads/") {
+        &ids.upload
     } else {
         ""
     };
@@ -326,7 +362,7 @@ async fn every_org_scoped_endpoint_refuses_other_organizations() {
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(covered, routes_in_openapi(&spec), "table vs /openapi.json");
-    assert_eq!(table.len(), 31);
+    assert_eq!(table.len(), 42);
 
     // Nothing below may change a row of either organization.
     let untouched = fingerprints(&app, &a.org, &b.org).await;
@@ -407,7 +443,7 @@ async fn every_org_scoped_endpoint_refuses_other_organizations() {
         .filter(|(_, t, _)| t.contains('{'))
         .map(|(m, t, body)| (m.clone(), fill(&a.org, t, &b), body.clone()))
         .collect();
-    assert_eq!(foreign.len(), 15, "every route naming an id");
+    assert_eq!(foreign.len(), 23, "every route naming an id");
     for task in [&b.tasks[0], &b.tasks[2], &b.tasks[3]] {
         foreign.push((
             Method::POST,

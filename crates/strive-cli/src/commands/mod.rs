@@ -1,6 +1,7 @@
 pub mod admin;
 pub mod auth;
 pub mod contacts;
+pub mod docs;
 pub mod feed;
 pub mod import;
 pub mod loops;

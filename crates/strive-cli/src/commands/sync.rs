@@ -55,7 +55,19 @@ pub async fn sync(ctx: &Ctx, a: Sync) -> Result<()> {
                 s.last_seq
             ));
         };
-        let result = sync_round(&mut replica, &auth, full, progress).await;
+        let uploaded = strive_replica::engine::upload_round(&mut replica, &auth, |p| {
+            bar.set_message(format!(
+                "uploading {} ({} of {} KiB)…",
+                p.name,
+                p.sent / 1024,
+                p.total / 1024
+            ));
+        })
+        .await;
+        let result = match uploaded {
+            Ok(_) => sync_round(&mut replica, &auth, full, progress).await,
+            Err(e) => Err(e),
+        };
         let (pushed, got) = match result {
             Ok(r) => r,
             Err(e @ (SyncError::Network(_) | SyncError::Broken(_))) => {

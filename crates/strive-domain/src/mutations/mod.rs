@@ -6,6 +6,7 @@
 mod changes;
 pub mod contacts;
 pub mod deals;
+pub mod documents;
 pub mod loops;
 pub mod members;
 
@@ -86,6 +87,9 @@ pub enum Mutation {
     UpdateTask(Update<TaskId, loops::TaskChanges>),
     CompleteTask(Delete<TaskId>),
     DeleteTask(Delete<TaskId>),
+    UploadDocument(documents::UploadDocument),
+    SubmitDocument(Delete<DocumentId>),
+    ReviewDocument(documents::ReviewDocument),
 }
 
 /// A mutation that passed its rules, ready to execute. An update's third field is its
@@ -106,6 +110,9 @@ pub enum ValidMutation {
     UpdateTask(TaskId, Changes, Option<i64>),
     CompleteTask(TaskId),
     DeleteTask(TaskId),
+    UploadDocument(documents::NewVersion),
+    SubmitDocument(DocumentId),
+    ReviewDocument(documents::Review),
 }
 
 impl Mutation {
@@ -126,6 +133,9 @@ impl Mutation {
             Mutation::UpdateTask(_) => Action::UpdateTask,
             Mutation::CompleteTask(_) => Action::CompleteTask,
             Mutation::DeleteTask(_) => Action::DeleteTask,
+            Mutation::UploadDocument(_) => Action::UploadDocument,
+            Mutation::SubmitDocument(_) => Action::SubmitDocument,
+            Mutation::ReviewDocument(_) => Action::ReviewDocument,
         }
     }
 
@@ -159,6 +169,9 @@ impl Mutation {
             }
             Mutation::CompleteTask(d) => V::CompleteTask(d.id),
             Mutation::DeleteTask(d) => V::DeleteTask(d.id),
+            Mutation::UploadDocument(m) => V::UploadDocument(m.validate()?),
+            Mutation::SubmitDocument(d) => V::SubmitDocument(d.id),
+            Mutation::ReviewDocument(m) => V::ReviewDocument(m.validate()?),
         };
         Ok(Valid::new(valid))
     }

@@ -93,12 +93,14 @@ impl Replica {
         before: Option<AuditId>,
     ) -> Result<Vec<ActivityItem>, ReplicaError> {
         let mut args = vec![Sql::Integer(limit.min(super::MAX_LIMIT).into())];
+        // Key accesses are audited but are not activity (server: db/activity.rs).
         let older = match before {
             Some(id) => {
                 args.push(Sql::Text(id.to_string()));
-                "WHERE (a.created_at, a.id) < (SELECT created_at, id FROM audit_log WHERE id = ?2)"
+                "WHERE a.action <> 'accessed_document_key'
+                   AND (a.created_at, a.id) < (SELECT created_at, id FROM audit_log WHERE id = ?2)"
             }
-            None => "",
+            None => "WHERE a.action <> 'accessed_document_key'",
         };
         let sql = format!(
             "SELECT a.id, a.organization_id, a.user_id, coalesce(m.name, ''), a.action,

@@ -5,6 +5,7 @@ pub mod activity;
 pub mod contacts;
 pub mod dashboard;
 pub mod deals;
+pub mod documents;
 pub mod loops;
 pub mod orgs;
 pub mod page;

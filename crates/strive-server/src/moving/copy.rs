@@ -126,8 +126,20 @@ async fn upsert(
     org: OrgId,
     condition: &str,
 ) -> Result<u64, sqlx::Error> {
-    let temp = format!("\"strive_in_{}\"", t.name);
     let name = quoted(std::slice::from_ref(&t.name));
+    // Most tables have nothing new in a pass (and the last pass runs during the pause): skip
+    // the temporary table then.
+    let any: bool = sqlx::query_scalar(&format!(
+        "SELECT EXISTS (SELECT 1 FROM {name} WHERE {} = $1 {condition})",
+        quoted(std::slice::from_ref(&t.org_col))
+    ))
+    .bind(org)
+    .fetch_one(&mut *src)
+    .await?;
+    if !any {
+        return Ok(0);
+    }
+    let temp = format!("\"strive_in_{}\"", t.name);
     sqlx::raw_sql(&format!(
         "CREATE TEMP TABLE {temp} (LIKE {name}) ON COMMIT DROP"
     ))
@@ -172,19 +184,26 @@ async fn upsert(
 
 /// Copies the profiles the organization's rows reference (members, authors) into `dst`,
 /// leaving those it has alone.
+/// `since`: only the rows a catch-up pass from there copies (`None`: every row).
 async fn copy_profiles(
     src: &mut PgConnection,
     dst: &mut PgConnection,
     schema: &Schema,
     org: OrgId,
+    since: Option<Position>,
 ) -> Result<u64, sqlx::Error> {
     let refs: Vec<String> = schema
         .user_refs
         .iter()
         .filter_map(|(t, c)| {
             let table = schema.tables.iter().find(|x| &x.name == t)?;
+            let condition = match (since, table.kind) {
+                (None, _) => String::new(),
+                (Some(p), Kind::Feed) => format!("AND sync_seq > {}", p.seq),
+                (Some(p), _) => format!("AND {}", written_since(p.xmin)),
+            };
             Some(format!(
-                "SELECT {c} FROM {t} WHERE {org_col} = '{org}'",
+                "SELECT {c} FROM {t} WHERE {org_col} = '{org}' {condition}",
                 c = quoted(std::slice::from_ref(c)),
                 t = quoted(std::slice::from_ref(t)),
                 org_col = quoted(std::slice::from_ref(&table.org_col)),
@@ -194,16 +213,34 @@ async fn copy_profiles(
     if refs.is_empty() {
         return Ok(0);
     }
+    // Profiles are few; most passes find every one already there.
+    let wanted: Vec<uuid::Uuid> = sqlx::query_scalar(&format!(
+        "SELECT id FROM ({}) r(id) WHERE id IS NOT NULL",
+        refs.join(" UNION ")
+    ))
+    .fetch_all(&mut *src)
+    .await?;
+    let missing: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT x FROM unnest($1::uuid[]) x WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = x)",
+    )
+    .bind(&wanted)
+    .fetch_all(&mut *dst)
+    .await?;
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    let list = missing
+        .iter()
+        .map(|u| format!("'{u}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let cols = quoted(&schema.user_columns);
     sqlx::raw_sql("CREATE TEMP TABLE strive_in_users (LIKE users) ON COMMIT DROP")
         .execute(&mut *dst)
         .await?;
     let n = pipe(
         src,
-        &format!(
-            "COPY (SELECT {cols} FROM users WHERE id IN ({})) TO STDOUT (FORMAT binary)",
-            refs.join(" UNION ")
-        ),
+        &format!("COPY (SELECT {cols} FROM users WHERE id IN ({list})) TO STDOUT (FORMAT binary)"),
         dst,
         &format!("COPY strive_in_users ({cols}) FROM STDIN (FORMAT binary)"),
     )
@@ -250,7 +287,7 @@ pub async fn bulk(
     let mut s = src.begin().await?;
     let pos = snapshot(&mut s, org).await?;
     let mut d = dst.begin().await?;
-    copy_profiles(&mut s, &mut d, schema, org).await?;
+    copy_profiles(&mut s, &mut d, schema, org, None).await?;
     let mut rows = 0;
     for t in &schema.tables {
         let started = std::time::Instant::now();
@@ -312,7 +349,7 @@ pub async fn catch_up(
     let mut d = dst.begin().await?;
     let mut changed = 0;
     if pos.seq > from.seq {
-        copy_profiles(&mut s, &mut d, schema, org).await?;
+        copy_profiles(&mut s, &mut d, schema, org, Some(from)).await?;
         changed += delete_tombstoned(&mut s, &mut d, schema, org, from.seq).await?;
     }
     let since = format!("AND {}", written_since(from.xmin));

@@ -122,6 +122,8 @@ pub struct MoveReport {
     /// From asking for the gate to opening it again: how long writes were refused.
     pub pause: Duration,
     pub verify_time: Duration,
+    /// The catch-up pass during the pause (part of `pause`).
+    pub last_pass: Duration,
     pub total: Duration,
 }
 

@@ -97,7 +97,9 @@ where
         }
     };
     let switched = async {
+        let last = Instant::now();
         pass(&mut src, &mut dst, &schema, org, &mut pos, report).await?;
+        report.last_pass = last.elapsed();
         report.last_seq = pos.seq;
         at(Phase::Paused).await;
         let v = Instant::now();

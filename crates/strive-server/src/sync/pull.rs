@@ -63,6 +63,7 @@ fn changes_sql() -> String {
         row("transaction_loops", "l", "organization_id", ""),
         row("transaction_tasks", "t", "organization_id", ""),
         row("documents", "doc", "organization_id", ""),
+        row("document_versions", "dv", "organization_id", ""),
         row("audit_log", "a", "organization_id", ""),
         // Every device gets every conflict; each shows those addressed to its own device_id.
         row("conflicts", "cf", "organization_id", ""),

@@ -206,18 +206,38 @@ pub async fn add(
 
 /// Applies pending migrations to the control database and every registered one.
 pub async fn migrate_all(control_url: &str) -> anyhow::Result<Vec<TenantDb>> {
+    let (dbs, unreachable) = migrate_reachable(control_url).await?;
+    if let Some((_, e)) = unreachable.into_iter().next() {
+        return Err(e.into());
+    }
+    Ok(dbs)
+}
+
+/// Like [`migrate_all`], but a tenant database that cannot be reached is skipped and reported
+/// (the server starts anyway: one database down must not stop every organization; its own
+/// organizations fail until it is back and migrated). A migration that fails is an error.
+pub async fn migrate_reachable(
+    control_url: &str,
+) -> anyhow::Result<(Vec<TenantDb>, Vec<(String, RegistryError)>)> {
     crate::db::migrate(control_url).await?;
     let mut control = connect(&parse_url(control_url)?, "the control database").await?;
     let dbs = load(&mut control).await?;
+    let mut unreachable = Vec::new();
     for db in &dbs {
-        let mut conn = connect(&db.owner, &db.name).await?;
+        let mut conn = match connect(&db.owner, &format!("database '{}'", db.name)).await {
+            Ok(c) => c,
+            Err(e) => {
+                unreachable.push((db.name.clone(), e));
+                continue;
+            }
+        };
         crate::db::ensure_app_role(&mut conn).await?;
         MIGRATOR
             .run(&mut conn)
             .await
             .map_err(|e| RegistryError::Migrate(db.name.clone(), e))?;
     }
-    Ok(dbs)
+    Ok((dbs, unreachable))
 }
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ pub struct TestApp {
     /// Superuser/owner URL of this test's database: for set-up and for checking what changed.
     pub admin_url: String,
     pub db_name: String,
-    _data: tempfile::TempDir,
+    pub data: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -157,7 +157,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             admin_url,
             db_name,
-            _data: data,
+            data,
             shutdown: Some(tx),
         }
     }
@@ -318,6 +318,10 @@ impl TestApp {
             "transaction_loops",
             "transaction_tasks",
             "documents",
+            "document_versions",
+            "document_keys",
+            "organization_keys",
+            "upload_sessions",
             "audit_log",
             "conflicts",
         ];
@@ -337,6 +341,49 @@ impl TestApp {
             self.scalar_text(&q).await.unwrap_or_default()
         ));
         parts.join(",")
+    }
+
+    /// Uploads a small encrypted PDF to `loop_id` as a new document (declare, one chunk,
+    /// complete); returns (document id, version id).
+    pub async fn document(&self, org: &str, token: &str, loop_id: &str) -> (String, String) {
+        use sha2::Digest;
+        let key = strive_crypto::DataKey::generate();
+        let plain = b"%PDF-1.7\n% test document\n".to_vec();
+        let mut sealed = Vec::new();
+        strive_crypto::encrypt(&key, plain.as_slice(), &mut sealed).unwrap();
+        let (doc, version) = (
+            uuid::Uuid::now_v7().to_string(),
+            uuid::Uuid::now_v7().to_string(),
+        );
+        let (s, b) = self
+            .post(
+                &format!("/v1/orgs/{org}/uploads"),
+                token,
+                json!({"id": version, "document_id": doc, "loop_id": loop_id, "name": "Test.pdf",
+                       "mime_type": "application/pdf", "ciphertext_size": sealed.len(),
+                       "sha256": hex::encode(sha2::Sha256::digest(&sealed))}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "declare upload: {b}");
+        let (s, b) = self
+            .raw(
+                Method::PUT,
+                &format!("/v1/orgs/{org}/uploads/{version}?offset=0"),
+                Some(token),
+                "application/octet-stream",
+                sealed,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "upload chunk: {b}");
+        let (s, b) = self
+            .post(
+                &format!("/v1/orgs/{org}/uploads/{version}/complete"),
+                token,
+                json!({"data_key": key.to_base64(), "size": plain.len()}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "complete upload: {b}");
+        (doc, version)
     }
 
     /// Sets a person's platform role directly (as the strive-server set-role command does).

@@ -319,3 +319,142 @@ async fn bad_registrations_and_placements_are_refused_and_change_nothing() {
         .iter()
         .any(|m| m["organization_id"] == alpha.as_str()));
 }
+
+#[tokio::test]
+async fn tenant_pools_open_on_first_use_are_bounded_and_close_when_idle() {
+    use strive_server::tenants::{PoolLimits, Tenants};
+    let two = Two::start().await;
+    let control = strive_server::db::connect_app(
+        strive_server::db::app_options(&two.app.admin_url).unwrap(),
+        2,
+    )
+    .await
+    .unwrap();
+    let limits = PoolLimits {
+        max_connections: 3,
+        idle_connection: Duration::from_secs(1),
+        idle_pool: Duration::from_secs(2),
+    };
+    // Registered before it started, like a server restarted after `db add`.
+    let tenants = Tenants::new(
+        control,
+        &two.app.admin_url,
+        Vec::new(),
+        limits,
+        strive_server::sync::realtime::Hub::new(),
+    );
+    assert!(tenants.open_pools().is_empty(), "no pool before first use");
+    let pool = tenants
+        .pool("b")
+        .await
+        .expect("found by re-reading the registry");
+    assert_eq!(tenants.open_pools(), vec!["b".to_string()]);
+    assert_eq!(pool.options().get_max_connections(), 3, "bounded");
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(pool.acquire().await.unwrap());
+    }
+    let fourth = tokio::time::timeout(Duration::from_millis(300), pool.acquire()).await;
+    assert!(fourth.is_err(), "a fourth connection waits");
+    drop(held);
+    assert!(
+        tenants.pool("nowhere").await.is_err(),
+        "an unknown database is an error"
+    );
+    assert!(
+        tenants.hub().databases().contains(&"b".to_string()),
+        "listened to"
+    );
+    // Unused for longer than `idle_pool`: closed and forgotten, and opened again on demand.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        tenants.open_pools().is_empty(),
+        "idle pool closed: {:?}",
+        tenants.open_pools()
+    );
+    assert!(pool.is_closed());
+    tenants.pool("b").await.unwrap();
+    assert_eq!(tenants.open_pools(), vec!["b".to_string()]);
+}
+
+#[tokio::test]
+async fn a_tenant_database_that_is_down_does_not_stop_the_server_or_other_organizations() {
+    let app = crate::common::TestApp::spawn().await;
+    let ann = app.user("ann@example.com").await;
+    let alpha = app.org(&ann, "Alpha Homes").await;
+    // A database on a cluster of its own, with an organization, and then the cluster goes away.
+    let cluster = strive_pg::PrivateCluster::throwaway().unwrap();
+    let mut c = PgConnection::connect(&cluster.url("postgres", "postgres"))
+        .await
+        .unwrap();
+    sqlx::query("CREATE DATABASE gone")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    drop(c);
+    registry::add(
+        &app.admin_url,
+        &cluster.url("postgres", "gone"),
+        Some("gone"),
+        None,
+    )
+    .await
+    .unwrap();
+    let op = Operator::new(&app.admin_url).await.unwrap();
+    let lost = orgs::create(&op, "Lost Realty", None, "ann@example.com", "gone")
+        .await
+        .unwrap()
+        .to_string();
+    drop(cluster);
+
+    // A fresh server over the same control database starts anyway.
+    let data = tempfile::tempdir().unwrap();
+    let server = strive_server::Server::build(
+        strive_server::Config::new("127.0.0.1:0".parse().unwrap(), data.path().to_path_buf()),
+        &app.admin_url,
+    )
+    .await
+    .expect("starts with a tenant database down");
+    let base = format!("http://{}", server.local_addr());
+    tokio::spawn(server.run(std::future::pending()));
+    let http = reqwest::Client::new();
+    // Its own token secret (its own data dir): sign in there.
+    let session: serde_json::Value = http
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({"email": "ann@example.com", "password": crate::common::PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = session["access_token"].as_str().unwrap().to_string();
+    let get = |path: String| {
+        let (http, token) = (http.clone(), token.clone());
+        async move {
+            let r = http.get(path).bearer_auth(token).send().await.unwrap();
+            r.status()
+        }
+    };
+    assert_eq!(
+        get(format!("{base}/v1/orgs/{alpha}/contacts")).await,
+        StatusCode::OK
+    );
+    let (s, me) = app.get("/v1/me", &ann.token).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        me["organizations"].as_array().unwrap().len(),
+        2,
+        "both listed: {me}"
+    );
+    let down = get(format!("{base}/v1/orgs/{lost}/contacts")).await;
+    assert_eq!(
+        down,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "its own organization fails, with a generic answer"
+    );
+    assert!(
+        !crate::common::logs().contains("hunter"),
+        "no secrets logged"
+    );
+}

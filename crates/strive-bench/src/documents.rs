@@ -1,0 +1,205 @@
+//! A large document through the whole product on loopback: encrypt into the vault (with both
+//! checksums), upload in 4 MiB requests (the server writes, fsyncs and verifies), record the
+//! version, fetch through a signed URL (verified), decrypt to a file. Compared with raw
+//! AES-256-GCM on 64 KiB buffers in the same run; the peak memory of the process (client and
+//! server both live in it) shows whether it stays flat.
+
+use crate::setup::{self, PASSWORD};
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use anyhow::{anyhow, Context};
+use serde_json::json;
+use std::io::Write;
+use std::time::{Duration, Instant};
+use strive_domain::{DeviceId, DocumentType, GlobalRole, LoopId, OrgId, UserId};
+use strive_replica::vault::NewDocument;
+use strive_replica::{transfer, Keychain, Replica, Session};
+
+/// Peak resident memory (VmHWM) of this process, in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// Resets VmHWM to the current RSS (Linux: `5` to clear_refs), so the next reading is the peak
+/// of what follows.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Raw AES-256-GCM over `total` bytes in 64 KiB buffers, one core: the limit.
+fn raw_aes_mb_s(total: usize) -> f64 {
+    let cipher = Aes256Gcm::new(&[7u8; 32].into());
+    let mut buf = vec![0x5Au8; 64 * 1024];
+    let start = Instant::now();
+    let mut done = 0;
+    let mut counter = 0u64;
+    while done < total {
+        let mut nonce = [0u8; 12];
+        nonce[..8].copy_from_slice(&counter.to_be_bytes());
+        counter += 1;
+        if let Ok(tag) = cipher.encrypt_in_place_detached(Nonce::from_slice(&nonce), b"", &mut buf)
+        {
+            std::hint::black_box(tag);
+        }
+        done += buf.len();
+    }
+    mb(total as u64) / start.elapsed().as_secs_f64()
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1_000_000.0
+}
+
+/// A PDF-looking file of `size` bytes (pseudo-random after the header), written in 1 MiB steps.
+fn make_file(path: &std::path::Path, size: u64) -> anyhow::Result<()> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    f.write_all(b"%PDF-1.7\n")?;
+    let mut block = vec![0u8; 1 << 20];
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut written = 9u64;
+    while written < size {
+        for b in block.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b.copy_from_slice(&x.to_le_bytes()[..b.len()]);
+        }
+        let n = (size - written).min(block.len() as u64) as usize;
+        f.write_all(&block[..n])?;
+        written += n as u64;
+    }
+    f.flush()?;
+    Ok(())
+}
+
+pub async fn run(megabytes: u64) -> anyhow::Result<()> {
+    let size = megabytes * 1_000_000;
+    let b = setup::start_with(|c| c.documents.max_document_bytes = size + (1 << 20)).await?;
+    let org: OrgId = b.org_id.parse()?;
+    let l: serde_json::Value = b
+        .http
+        .post(format!("{}/v1/orgs/{org}/loops", b.base))
+        .bearer_auth(&b.token)
+        .json(
+            &json!({"property_address": "1 Benchmark Way", "transaction_type": "PURCHASE_AGREEMENT",
+                      "listing_price_cents": 100_000}),
+        )
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let loop_id: LoopId = l["id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no loop id"))?
+        .parse()?;
+    let user: UserId = b
+        .http
+        .get(format!("{}/v1/me", b.base))
+        .bearer_auth(&b.token)
+        .send()
+        .await?
+        .json::<serde_json::Value>()
+        .await?["user"]["id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no user id"))?
+        .parse()?;
+    let dir = tempfile::tempdir()?;
+    let mut replica = Replica::create(dir.path(), org, PASSWORD, Keychain::Disabled)?;
+    replica.set_session(Session {
+        user,
+        device: DeviceId::new(),
+        global: GlobalRole::User,
+    })?;
+    strive_replica::push::sync_once(&mut replica, &b.http, &b.base, &b.token, |_| {}).await?;
+    let src = dir.path().join("big.pdf");
+    make_file(&src, size)?;
+
+    let raw = raw_aes_mb_s(size as usize);
+    println!("documents: {megabytes} MB through encrypt + upload + download + decrypt on loopback");
+    println!("  raw AES-256-GCM (64 KiB buffers, one core): {raw:.0} MB/s");
+    let rss_before = peak_rss_mib();
+    reset_peak();
+
+    let t0 = Instant::now();
+    let added = replica.add_document(NewDocument {
+        loop_id,
+        path: &src,
+        name: None,
+        document_type: DocumentType::Inspection,
+        document_id: None,
+        max_bytes: size + (1 << 20),
+    })?;
+    let t_encrypt = t0.elapsed();
+    let t1 = Instant::now();
+    transfer::upload_pending(&mut replica, &b.http, &b.base, &b.token, |_| {}).await?;
+    strive_replica::push::sync_once(&mut replica, &b.http, &b.base, &b.token, |_| {}).await?;
+    let t_upload = t1.elapsed();
+    // Read it back as another device would: drop this copy, fetch, decrypt.
+    let entry = replica
+        .vault_entry(added.version_id)?
+        .ok_or_else(|| anyhow!("the vault lost the file"))?;
+    std::fs::remove_file(&entry.file)?;
+    let t2 = Instant::now();
+    let v = transfer::fetch(
+        &mut replica,
+        &b.http,
+        &b.base,
+        &b.token,
+        added.document_id,
+        None,
+    )
+    .await
+    .context("fetching")?;
+    let t_download = t2.elapsed();
+    let out = dir.path().join("back.pdf");
+    let t3 = Instant::now();
+    let n = replica.export_document(v, &out)?;
+    let t_decrypt = t3.elapsed();
+    let total = t0.elapsed();
+    let peak = peak_rss_mib();
+    if n != size {
+        return Err(anyhow!("decrypted {n} bytes, expected {size}"));
+    }
+
+    let rate = |d: Duration| mb(size) / d.as_secs_f64();
+    println!(
+        "  encrypt into vault:  {:>7.0} MB/s ({:.2} s)",
+        rate(t_encrypt),
+        t_encrypt.as_secs_f64()
+    );
+    println!(
+        "  upload + record:     {:>7.0} MB/s ({:.2} s)",
+        rate(t_upload),
+        t_upload.as_secs_f64()
+    );
+    println!(
+        "  download (verified): {:>7.0} MB/s ({:.2} s)",
+        rate(t_download),
+        t_download.as_secs_f64()
+    );
+    println!(
+        "  decrypt to file:     {:>7.0} MB/s ({:.2} s)",
+        rate(t_decrypt),
+        t_decrypt.as_secs_f64()
+    );
+    let whole = rate(total);
+    println!(
+        "  whole round trip:    {whole:>7.0} MB/s ({:.2} s); ratio to raw AES-GCM {:.2}",
+        total.as_secs_f64(),
+        whole / raw
+    );
+    println!(
+        "  peak RSS of client + server: {peak:.0} MiB during the run ({rss_before:.0} MiB before; file {megabytes} MB)"
+    );
+    Ok(())
+}

@@ -1,0 +1,337 @@
+//! Moving ciphertext between the vault and the server: resumable uploads of versions encrypted
+//! here (before their `uploadDocument` mutations are pushed), and fetches of versions to read.
+
+use crate::error::SyncError;
+use crate::open::Replica;
+use crate::pull::ok_or_refused;
+use crate::vault::{DocumentError, Hashing};
+use futures_util::StreamExt;
+use rusqlite::params;
+use serde::Deserialize;
+use serde_json::json;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use strive_crypto::DataKey;
+use strive_domain::{DocumentId, VersionId};
+
+/// Bytes per upload request: the server's default limit (8 MiB), so a 100 MB document takes 13.
+pub const UPLOAD_CHUNK: usize = 8 * 1024 * 1024;
+
+/// Progress of one upload.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UploadProgress {
+    pub document_id: String,
+    pub name: String,
+    pub sent: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct UploadStats {
+    pub uploaded: u64,
+    pub refused: u64,
+}
+
+#[derive(Deserialize)]
+struct Status {
+    received: i64,
+    state: String,
+}
+
+struct Pending {
+    version_id: String,
+    file: PathBuf,
+    ciphertext_size: i64,
+    client_seq: i64,
+    declaration: serde_json::Value,
+    name: String,
+    document_id: String,
+}
+
+impl Replica {
+    /// Vault files whose `uploadDocument` mutation waits in the outbox, in outbox order.
+    fn pending_uploads(&self) -> Result<Vec<Pending>, crate::ReplicaError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT v.version_id, v.file, v.ciphertext_size, o.client_seq, v.sha256,
+                    json_extract(o.mutation, '$.args.document_id'),
+                    json_extract(o.mutation, '$.args.loop_id'),
+                    json_extract(o.mutation, '$.args.name'),
+                    json_extract(o.mutation, '$.args.mime_type'),
+                    json_extract(o.mutation, '$.args.document_type')
+               FROM outbox o JOIN vault v
+                 ON v.version_id = json_extract(o.mutation, '$.args.version_id')
+              WHERE o.state = 'pending' AND json_extract(o.mutation, '$.type') = 'uploadDocument'
+                AND v.state = 'upload'
+              ORDER BY o.client_seq",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                let version_id: String = r.get(0)?;
+                let size: i64 = r.get(2)?;
+                let name: String = r.get(7)?;
+                let document_id: String = r.get(5)?;
+                Ok(Pending {
+                    declaration: json!({
+                        "id": version_id, "document_id": document_id,
+                        "loop_id": r.get::<_, String>(6)?, "name": name,
+                        "mime_type": r.get::<_, String>(8)?,
+                        "document_type": r.get::<_, Option<String>>(9)?,
+                        "ciphertext_size": size, "sha256": r.get::<_, String>(4)?,
+                    }),
+                    version_id,
+                    file: PathBuf::from(r.get::<_, String>(1)?),
+                    ciphertext_size: size,
+                    client_seq: r.get(3)?,
+                    name,
+                    document_id,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn set_vault_state(
+        &self,
+        version: &str,
+        state: &str,
+        reason: Option<&str>,
+    ) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE vault SET state = ?2, reason = ?3 WHERE version_id = ?1",
+            params![version, state, reason],
+        )?;
+        Ok(())
+    }
+
+    /// The server refused an upload for good (its type, size, loop...): the queued mutation is
+    /// settled as rejected with the server's reason, like a rejected push, and rolled back locally
+    /// after the next pull.
+    fn refuse_upload(&mut self, p: &Pending, code: &str, message: &str) -> rusqlite::Result<()> {
+        self.set_vault_state(&p.version_id, "refused", Some(message))?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO rejections (client_seq, mutation, code, message)
+             SELECT client_seq, json_remove(mutation, '$.args.data_key'), ?2, ?3
+               FROM outbox WHERE client_seq = ?1",
+            params![p.client_seq, code, message],
+        )?;
+        tx.execute(
+            "UPDATE outbox SET state = 'rejected' WHERE client_seq = ?1",
+            [p.client_seq],
+        )?;
+        tx.commit()
+    }
+}
+
+/// Whether a refusal is about this upload (settle it) rather than the session or the server
+/// (stop the round and retry later).
+fn refusal_is_final(e: &SyncError) -> Option<(String, String)> {
+    match e {
+        SyncError::Refused {
+            status,
+            code,
+            message,
+        } if (400..500).contains(status) && !matches!(status, 401 | 408 | 429) => {
+            Some((code.clone(), message.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// Uploads every vault file whose `uploadDocument` mutation is queued, resuming where the server
+/// says it stopped. A file the server refuses for good settles its mutation as rejected; any other
+/// failure stops here (the push must not run ahead of its upload) and is retried next round.
+pub async fn upload_pending(
+    replica: &mut Replica,
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    mut progress: impl FnMut(&UploadProgress),
+) -> Result<UploadStats, SyncError> {
+    let mut stats = UploadStats::default();
+    let org = replica.org();
+    for p in replica.pending_uploads()? {
+        match upload_one(http, base, token, org, &p, &mut progress).await {
+            Ok(()) => {
+                replica
+                    .set_vault_state(&p.version_id, "sent", None)
+                    .map_err(crate::ReplicaError::from)?;
+                stats.uploaded += 1;
+            }
+            Err(e) => match refusal_is_final(&e) {
+                Some((code, message)) => {
+                    replica
+                        .refuse_upload(&p, &code, &message)
+                        .map_err(crate::ReplicaError::from)?;
+                    stats.refused += 1;
+                }
+                None => return Err(e),
+            },
+        }
+    }
+    Ok(stats)
+}
+
+async fn upload_one(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    org: strive_domain::OrgId,
+    p: &Pending,
+    progress: &mut impl FnMut(&UploadProgress),
+) -> Result<(), SyncError> {
+    let res = http
+        .post(format!("{base}/v1/orgs/{org}/uploads"))
+        .bearer_auth(token)
+        .json(&p.declaration)
+        .send()
+        .await?;
+    let mut status: Status = ok_or_refused(res).await?.json().await?;
+    let mut file = std::fs::File::open(&p.file).map_err(crate::ReplicaError::from)?;
+    let total = p.ciphertext_size as u64;
+    let mut report = |sent: i64| {
+        progress(&UploadProgress {
+            document_id: p.document_id.clone(),
+            name: p.name.clone(),
+            sent: sent as u64,
+            total,
+        })
+    };
+    report(status.received);
+    let mut buf = vec![0u8; UPLOAD_CHUNK];
+    while status.state == "RECEIVING" {
+        let offset = status.received;
+        let n = read_at(&mut file, offset as u64, &mut buf).map_err(crate::ReplicaError::from)?;
+        if n == 0 {
+            return Err(SyncError::Refused {
+                status: 422,
+                code: "vault_file_short".into(),
+                message: "this device's encrypted copy is shorter than declared".into(),
+            });
+        }
+        let res = http
+            .put(format!(
+                "{base}/v1/orgs/{org}/uploads/{}?offset={offset}",
+                p.version_id
+            ))
+            .bearer_auth(token)
+            .header("content-type", "application/octet-stream")
+            .body(buf[..n].to_vec())
+            .send()
+            .await?;
+        status = match ok_or_refused(res).await {
+            Ok(r) => r.json().await?,
+            // Another attempt got further (or less far) meanwhile: ask where to go on.
+            Err(SyncError::Refused { code, .. }) if code == "upload_offset_mismatch" => {
+                let res = http
+                    .get(format!("{base}/v1/orgs/{org}/uploads/{}", p.version_id))
+                    .bearer_auth(token)
+                    .send()
+                    .await?;
+                ok_or_refused(res).await?.json().await?
+            }
+            Err(e) => return Err(e),
+        };
+        report(status.received);
+    }
+    Ok(())
+}
+
+fn read_at(file: &mut std::fs::File, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+    file.seek(SeekFrom::Start(offset))?;
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read(&mut buf[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    Ok(got)
+}
+
+/// What the server hands out to read a version (`POST .../documents/{id}/access`).
+#[derive(Deserialize)]
+struct Access {
+    version_id: VersionId,
+    url: String,
+    data_key: String,
+    sha256: String,
+    ciphertext_size: i64,
+}
+
+/// Brings a version's ciphertext and key onto this device (into the vault), unless they are here
+/// already. The download is checked against the server's size and SHA-256 before it is kept.
+pub async fn fetch(
+    replica: &mut Replica,
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    document: DocumentId,
+    version: Option<i32>,
+) -> Result<VersionId, DocumentError> {
+    if let Ok(v) = replica.version_id(document, version) {
+        if replica.vault_entry(v)?.is_some() && replica.data_key(v)?.is_some() {
+            return Ok(v);
+        }
+    }
+    let org = replica.org();
+    let res = http
+        .post(format!("{base}/v1/orgs/{org}/documents/{document}/access"))
+        .bearer_auth(token)
+        .json(&json!({ "version": version }))
+        .send()
+        .await
+        .map_err(SyncError::from)?;
+    let a: Access = ok_or_refused(res)
+        .await?
+        .json()
+        .await
+        .map_err(SyncError::from)?;
+    let key = DataKey::from_base64(&a.data_key)
+        .map_err(|_| DocumentError::Damaged("the server sent a malformed key".into()))?;
+    let dir = replica.vault_dir()?;
+    let file = dir.join(format!("{}.sdoc", a.version_id));
+    let tmp = tempfile::NamedTempFile::new_in(&dir)?;
+    let res = http
+        .get(format!("{base}{}", a.url))
+        .send()
+        .await
+        .map_err(SyncError::from)?;
+    let res = ok_or_refused(res).await?;
+    let mut out = Hashing::new(std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file()));
+    let mut body = res.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(SyncError::from)?;
+        out.write_all(&chunk)?;
+    }
+    out.flush()?;
+    let got = out.count;
+    let sha = out.hex();
+    if got != a.ciphertext_size as u64 || sha != a.sha256 {
+        return Err(DocumentError::Damaged(format!(
+            "received {got} of {} bytes, or they do not match the server's checksum",
+            a.ciphertext_size
+        )));
+    }
+    tmp.as_file().sync_all()?;
+    tmp.persist(&file).map_err(|e| DocumentError::Io(e.error))?;
+    replica.store_fetched(a.version_id, document, &file, a.ciphertext_size, &sha, &key)?;
+    Ok(a.version_id)
+}
+
+/// Fetches the current version of every pinned document that is not on this device yet.
+pub async fn fetch_pinned(
+    replica: &mut Replica,
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> Result<u64, DocumentError> {
+    let mut n = 0;
+    for doc in replica.pins_to_fetch()? {
+        fetch(replica, http, base, token, doc, None).await?;
+        n += 1;
+    }
+    Ok(n)
+}

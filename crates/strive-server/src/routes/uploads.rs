@@ -1,0 +1,173 @@
+//! Resumable uploads of document ciphertext: declare, send chunks at offsets, complete.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::guard::{self, Caller};
+use crate::mutations::{apply, Outcome};
+use crate::uploads::{self, ChunkOutcome, NewUpload, UploadStatus};
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use strive_domain::entities::Document;
+use strive_domain::mutations::documents::{Secret, UploadDocument};
+use strive_domain::mutations::Mutation;
+use strive_domain::permissions::Action;
+use strive_domain::{OrgId, VersionId};
+
+/// Declares an upload (or finds it again, to resume): checks the loop, the declared type and the
+/// size before a byte is sent.
+#[utoipa::path(post, path = "/v1/orgs/{org_id}/uploads", tag = "documents", security(("bearer" = [])),
+    params(("org_id" = OrgId, Path)), request_body = NewUpload,
+    responses((status = 201, body = UploadStatus), (status = 413, body = crate::error::ErrorBody),
+              (status = 415, body = crate::error::ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(org): ApiPath<OrgId>,
+    ApiJson(body): ApiJson<NewUpload>,
+) -> ApiResult<(StatusCode, Json<UploadStatus>)> {
+    let st = state.clone();
+    let (status, swept) = guard::mutate(
+        &state,
+        &caller,
+        org,
+        Action::UploadDocument,
+        || Ok(body),
+        move |tx, ctx, body| {
+            Box::pin(async move { Ok((uploads::create(tx, ctx, &st, body).await?, Vec::new())) })
+        },
+    )
+    .await?;
+    uploads::remove_files(&state, org, &swept).await;
+    Ok((StatusCode::CREATED, Json(status)))
+}
+
+#[utoipa::path(get, path = "/v1/orgs/{org_id}/uploads/{id}", tag = "documents", security(("bearer" = [])),
+    params(("org_id" = OrgId, Path), ("id" = VersionId, Path)), responses((status = 200, body = UploadStatus)))]
+pub async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((org, id)): ApiPath<(OrgId, VersionId)>,
+) -> ApiResult<Json<UploadStatus>> {
+    let st = state.clone();
+    let s = guard::read(
+        &state,
+        &caller,
+        org,
+        Action::UploadDocument,
+        move |tx, ctx| {
+            Box::pin(async move { Ok(uploads::lock_session(tx, ctx, id).await?.status(&st)) })
+        },
+    )
+    .await?;
+    Ok(Json(s))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkQuery {
+    /// Required; checked after the upload is found, so a stranger learns nothing from it.
+    #[serde(default)]
+    pub offset: Option<i64>,
+}
+
+/// One chunk of ciphertext at `offset` (`application/octet-stream`). Sending a chunk again is
+/// harmless; the answer says how many bytes arrived, i.e. where to go on.
+#[utoipa::path(put, path = "/v1/orgs/{org_id}/uploads/{id}", tag = "documents", security(("bearer" = [])),
+    params(("org_id" = OrgId, Path), ("id" = VersionId, Path), ("offset" = i64, Query)),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = UploadStatus), (status = 409, body = crate::error::ErrorBody),
+              (status = 413, body = crate::error::ErrorBody)))]
+pub async fn put_chunk(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((org, id)): ApiPath<(OrgId, VersionId)>,
+    ApiQuery(q): ApiQuery<ChunkQuery>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<UploadStatus>> {
+    let body = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::coded(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "chunk_too_large",
+                format!(
+                    "Send at most {} bytes per chunk",
+                    state.config().documents.chunk_limit
+                ),
+            )
+        } else {
+            ApiError::BadRequest(r.body_text())
+        }
+    })?;
+    let st = state.clone();
+    let outcome = guard::mutate(
+        &state,
+        &caller,
+        org,
+        Action::UploadDocument,
+        || Ok(q.offset),
+        move |tx, ctx, offset| {
+            Box::pin(async move {
+                let out = uploads::put_chunk(tx, ctx, &st, id, offset, &body).await?;
+                Ok((out, Vec::new()))
+            })
+        },
+    )
+    .await?;
+    match outcome {
+        ChunkOutcome::Accepted(s) => Ok(Json(s)),
+        ChunkOutcome::ChecksumMismatch => Err(ApiError::coded(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "checksum_mismatch",
+            "The bytes received do not match the declared SHA-256; the upload starts over from offset 0",
+        )),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteUpload {
+    /// The version's data key, base64 (the server keeps it only wrapped).
+    pub data_key: Secret,
+    /// Plaintext bytes.
+    pub size: i64,
+}
+
+/// Records a verified upload as a document version: the blob goes into the store, and the
+/// metadata, the wrapped key and the audit row commit together.
+#[utoipa::path(post, path = "/v1/orgs/{org_id}/uploads/{id}/complete", tag = "documents", security(("bearer" = [])),
+    params(("org_id" = OrgId, Path), ("id" = VersionId, Path)), request_body = CompleteUpload,
+    responses((status = 201, body = Document), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn complete(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((org, id)): ApiPath<(OrgId, VersionId)>,
+    ApiJson(body): ApiJson<CompleteUpload>,
+) -> ApiResult<(StatusCode, Json<Outcome>)> {
+    let session = guard::read(
+        &state,
+        &caller,
+        org,
+        Action::UploadDocument,
+        move |tx, ctx| Box::pin(uploads::lock_session(tx, ctx, id)),
+    )
+    .await?;
+    let m = Mutation::UploadDocument(UploadDocument {
+        version_id: id,
+        document_id: session.document_id,
+        loop_id: session.loop_id,
+        name: session.original_name,
+        mime_type: session.mime_type,
+        document_type: Some(session.document_type),
+        size: body.size,
+        ciphertext_size: session.ciphertext_size,
+        sha256: session.sha256,
+        data_key: body.data_key,
+    });
+    let out = apply(&state, &caller, org, m).await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}

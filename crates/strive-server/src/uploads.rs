@@ -1,0 +1,487 @@
+//! Resumable uploads of document ciphertext, and the commit of a finished upload as a version.
+//!
+//! A session records what the device declared (loop, name, type, ciphertext size and SHA-256)
+//! and where the blob will go; chunks arrive at offsets into a part file (a chunk sent twice is
+//! harmless); when the last byte is in, the checksum is verified. Recording the version (the
+//! `uploadDocument` mutation, from the REST `complete` call or a device's push) moves the blob
+//! into the store and writes the metadata, the wrapped data key and the audit row in one
+//! transaction. Sessions never finished are swept, with their files, once they expire.
+
+use crate::db::documents::{self as docs, NewVersionRow};
+use crate::error::{ApiError, ApiResult};
+use crate::guard::{Audit, Ctx};
+use crate::store::StoreError;
+use crate::AppState;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
+use std::path::PathBuf;
+use strive_domain::documents::{check_declared_mime, check_size, display_name, storage_key};
+use strive_domain::entities::Document;
+use strive_domain::mutations::documents::{check_sha256, NewVersion};
+use strive_domain::{DocumentId, DocumentType, LoopId, OrgId, ValidationError, VersionId};
+
+/// What a device declares before sending a document's ciphertext.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUpload {
+    /// Chosen by the device (UUIDv7); becomes the version's id. Creating it again resumes.
+    pub id: VersionId,
+    /// A new document's id, or an existing one's for its next version.
+    pub document_id: DocumentId,
+    pub loop_id: LoopId,
+    pub name: String,
+    pub mime_type: String,
+    #[serde(default)]
+    pub document_type: Option<DocumentType>,
+    pub ciphertext_size: i64,
+    /// SHA-256 of the ciphertext, hex.
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct UploadStatus {
+    pub id: VersionId,
+    pub document_id: DocumentId,
+    /// Bytes received so far: the offset to send next.
+    pub received: i64,
+    pub ciphertext_size: i64,
+    /// RECEIVING, VERIFIED (every byte in, checksum right) or COMPLETED.
+    pub state: String,
+    /// Largest chunk body accepted.
+    pub chunk_limit: usize,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct Session {
+    pub id: VersionId,
+    pub document_id: DocumentId,
+    pub loop_id: LoopId,
+    pub original_name: String,
+    pub mime_type: String,
+    pub document_type: DocumentType,
+    pub ciphertext_size: i64,
+    pub sha256: String,
+    pub storage_key: String,
+    pub received: i64,
+    pub state: String,
+    pub created_by: strive_domain::UserId,
+}
+
+impl Session {
+    pub fn status(&self, state: &AppState) -> UploadStatus {
+        UploadStatus {
+            id: self.id,
+            document_id: self.document_id,
+            received: self.received,
+            ciphertext_size: self.ciphertext_size,
+            state: self.state.clone(),
+            chunk_limit: state.config().documents.chunk_limit,
+        }
+    }
+}
+
+pub fn part_path(state: &AppState, org: OrgId, id: VersionId) -> PathBuf {
+    state
+        .config()
+        .documents
+        .upload_dir
+        .join(org.to_string())
+        .join(format!("{id}.part"))
+}
+
+fn too_large(e: strive_domain::documents::DocumentRejection) -> ApiError {
+    ApiError::coded(StatusCode::PAYLOAD_TOO_LARGE, e.code(), e.to_string())
+}
+
+fn unsupported(e: strive_domain::documents::DocumentRejection) -> ApiError {
+    ApiError::coded(StatusCode::UNSUPPORTED_MEDIA_TYPE, e.code(), e.to_string())
+}
+
+/// The plaintext size a ciphertext size stands for, within the configured limit.
+pub fn plaintext_size(state: &AppState, ciphertext_size: i64) -> ApiResult<u64> {
+    let plain = u64::try_from(ciphertext_size)
+        .ok()
+        .and_then(strive_crypto::plaintext_len)
+        .ok_or_else(|| {
+            ApiError::Invalid(ValidationError::single(
+                "ciphertext_size",
+                "no encrypted document has this size",
+            ))
+        })?;
+    check_size(plain, state.config().documents.max_document_bytes).map_err(too_large)?;
+    Ok(plain)
+}
+
+pub async fn lock_session(conn: &mut PgConnection, ctx: &Ctx, id: VersionId) -> ApiResult<Session> {
+    let s: Option<Session> = sqlx::query_as(
+        "SELECT id, document_id, loop_id, original_name, mime_type, document_type, ciphertext_size,
+                sha256, storage_key, received, state, created_by
+           FROM upload_sessions WHERE organization_id = $1 AND id = $2 FOR UPDATE",
+    )
+    .bind(ctx.org)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    // Someone else's upload is not yours to see or finish.
+    s.filter(|s| s.created_by == ctx.user)
+        .ok_or_else(|| ApiError::not_found("Upload"))
+}
+
+/// Checks the declaration and opens (or finds again) the session. Nothing is stored when a check
+/// fails: a foreign loop is 404, a type off the allow-list 415, a size over the limit 413.
+pub async fn create(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    state: &AppState,
+    u: NewUpload,
+) -> ApiResult<(UploadStatus, Vec<(VersionId, String)>)> {
+    let name = display_name(&u.name).map_err(ValidationError::from)?;
+    check_declared_mime(&u.mime_type).map_err(unsupported)?;
+    let sha = check_sha256(&u.sha256)
+        .map_err(|m| ApiError::Invalid(ValidationError::single("sha256", m)))?;
+    plaintext_size(state, u.ciphertext_size)?;
+    crate::db::loops::lock(conn, ctx.org, u.loop_id).await?;
+    if let Some(doc) = docs::lock(conn, ctx.org, u.document_id).await? {
+        if doc.loop_id != u.loop_id {
+            return Err(ApiError::Invalid(ValidationError::single(
+                "document_id",
+                "this document belongs to another transaction loop",
+            )));
+        }
+    }
+    let existing: Option<Session> = sqlx::query_as(
+        "SELECT id, document_id, loop_id, original_name, mime_type, document_type, ciphertext_size,
+                sha256, storage_key, received, state, created_by
+           FROM upload_sessions WHERE organization_id = $1 AND id = $2",
+    )
+    .bind(ctx.org)
+    .bind(u.id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(s) = existing {
+        let same = s.created_by == ctx.user
+            && s.document_id == u.document_id
+            && s.loop_id == u.loop_id
+            && s.ciphertext_size == u.ciphertext_size
+            && s.sha256 == sha;
+        if !same {
+            return Err(ApiError::Conflict(
+                "An upload with this id exists and describes another file".into(),
+            ));
+        }
+        return Ok((s.status(state), Vec::new()));
+    }
+    let now = chrono::Utc::now();
+    let key = storage_key(ctx.org, u.loop_id, now.timestamp_millis(), &name);
+    let ttl = chrono::Duration::from_std(state.config().documents.upload_ttl)
+        .unwrap_or_else(|_| chrono::Duration::hours(24));
+    let s: Session = sqlx::query_as(
+        "INSERT INTO upload_sessions (organization_id, id, document_id, loop_id, original_name,
+                                      mime_type, document_type, ciphertext_size, sha256,
+                                      storage_key, created_by, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         RETURNING id, document_id, loop_id, original_name, mime_type, document_type,
+                   ciphertext_size, sha256, storage_key, received, state, created_by",
+    )
+    .bind(ctx.org)
+    .bind(u.id)
+    .bind(u.document_id)
+    .bind(u.loop_id)
+    .bind(&name)
+    .bind(&u.mime_type)
+    .bind(u.document_type.unwrap_or(DocumentType::Other))
+    .bind(u.ciphertext_size)
+    .bind(&sha)
+    .bind(&key)
+    .bind(ctx.user)
+    .bind(now + ttl)
+    .fetch_one(&mut *conn)
+    .await?;
+    let expired = sweep(conn, ctx.org).await?;
+    Ok((s.status(state), expired))
+}
+
+/// Removes the organization's expired sessions; returns (id, storage key) of those never
+/// completed, whose files the caller deletes after commit.
+async fn sweep(conn: &mut PgConnection, org: OrgId) -> ApiResult<Vec<(VersionId, String)>> {
+    let rows: Vec<(VersionId, String, String)> = sqlx::query_as(
+        "DELETE FROM upload_sessions WHERE organization_id = $1 AND expires_at < now()
+         RETURNING id, storage_key, state",
+    )
+    .bind(org)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, key, state)| {
+            (
+                id,
+                if state == "COMPLETED" {
+                    String::new()
+                } else {
+                    key
+                },
+            )
+        })
+        .collect())
+}
+
+/// Deletes swept sessions' part files and never-recorded blobs (an empty key: recorded, keep).
+pub async fn remove_files(state: &AppState, org: OrgId, swept: &[(VersionId, String)]) {
+    for (id, key) in swept {
+        let _ = tokio::fs::remove_file(part_path(state, org, *id)).await;
+        if !key.is_empty() {
+            if let Err(e) = state.store().delete(key).await {
+                tracing::warn!(error = %e, "could not delete an orphaned blob");
+            }
+        }
+    }
+}
+
+/// What a chunk did.
+pub enum ChunkOutcome {
+    Accepted(UploadStatus),
+    /// Every byte arrived but they do not hash to the declared SHA-256; the session starts over.
+    ChecksumMismatch,
+}
+
+/// Writes one chunk at `offset`. Offsets at or below what was received are accepted again
+/// (a retry); beyond it, or past the declared size, are refused.
+pub async fn put_chunk(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    state: &AppState,
+    id: VersionId,
+    offset: Option<i64>,
+    body: &[u8],
+) -> ApiResult<ChunkOutcome> {
+    let mut s = lock_session(conn, ctx, id).await?;
+    let offset = offset.ok_or_else(|| {
+        ApiError::Invalid(ValidationError::single(
+            "offset",
+            "say where this chunk goes: ?offset=<bytes already sent>",
+        ))
+    })?;
+    if s.state != "RECEIVING" {
+        return Ok(ChunkOutcome::Accepted(s.status(state)));
+    }
+    if offset < 0 || offset > s.received {
+        return Err(ApiError::coded(
+            StatusCode::CONFLICT,
+            "upload_offset_mismatch",
+            format!("Send the bytes from offset {} next", s.received),
+        ));
+    }
+    let end = offset + body.len() as i64;
+    if end > s.ciphertext_size {
+        return Err(ApiError::coded(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "upload_exceeds_declared_size",
+            format!(
+                "This chunk ends at byte {end}, past the declared size of {} bytes",
+                s.ciphertext_size
+            ),
+        ));
+    }
+    if offset == 0 {
+        let head = &body[..body.len().min(strive_crypto::HEADER_LEN)];
+        strive_crypto::Header::parse(head).map_err(|_| {
+            ApiError::coded(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_encrypted",
+                "This is not a Strive-encrypted document: documents are encrypted on the device before upload",
+            )
+        })?;
+    }
+    let path = part_path(state, ctx.org, id);
+    write_at(&path, offset as u64, body).await?;
+    s.received = s.received.max(end);
+    let mut outcome_state = "RECEIVING";
+    let mut mismatch = false;
+    if s.received == s.ciphertext_size {
+        if sha256_of(&path).await? == s.sha256 {
+            outcome_state = "VERIFIED";
+        } else {
+            mismatch = true;
+            s.received = 0;
+            tokio::fs::File::create(&path).await?;
+        }
+    }
+    sqlx::query(
+        "UPDATE upload_sessions SET received = $3, state = $4 WHERE organization_id = $1 AND id = $2",
+    )
+    .bind(ctx.org)
+    .bind(id)
+    .bind(s.received)
+    .bind(outcome_state)
+    .execute(&mut *conn)
+    .await?;
+    if mismatch {
+        return Ok(ChunkOutcome::ChecksumMismatch);
+    }
+    s.state = outcome_state.to_string();
+    Ok(ChunkOutcome::Accepted(s.status(state)))
+}
+
+/// Writes a chunk at `offset`. On the blocking pool with std's file API: tokio's would hop there
+/// once per 2 MiB anyway. No fsync per chunk: the checksum at the end catches anything a crash
+/// lost, and the file is synced once before it is verified.
+async fn write_at(path: &std::path::Path, offset: u64, body: &[u8]) -> std::io::Result<()> {
+    let (path, body) = (path.to_path_buf(), body.to_vec());
+    blocking(move || {
+        use std::io::{Seek, Write};
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        f.seek(std::io::SeekFrom::Start(offset))?;
+        f.write_all(&body)
+    })
+    .await
+}
+
+/// Syncs the finished part file and hashes it, on the blocking pool.
+async fn sha256_of(path: &std::path::Path) -> std::io::Result<String> {
+    let path = path.to_path_buf();
+    blocking(move || {
+        use std::io::Read;
+        let mut f = std::fs::File::open(&path)?;
+        f.sync_all()?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                return Ok(hex::encode(h.finalize()));
+            }
+            h.update(&buf[..n]);
+        }
+    })
+    .await
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(std::io::Error::other)?
+}
+
+/// The `uploadDocument` mutation: records a verified upload as a new version (or, for an upload
+/// already recorded, answers that version again). Runs inside the mutation's transaction; the
+/// blob is linked into the store before the rows commit, so a failure leaves no row, and a blob
+/// left by a failed commit is reused by the retry or swept with its expired session.
+pub async fn record_version(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    state: &AppState,
+    v: NewVersion,
+) -> ApiResult<(Document, Vec<Audit>)> {
+    let s = lock_session(conn, ctx, v.version_id).await?;
+    let matches = s.document_id == v.document_id
+        && s.loop_id == v.loop_id
+        && s.ciphertext_size as u64 == v.ciphertext_size
+        && s.sha256 == v.sha256;
+    if !matches {
+        return Err(ApiError::Invalid(ValidationError::single(
+            "version_id",
+            "this upload was declared for another document, loop, size or checksum",
+        )));
+    }
+    if s.state == "COMPLETED" {
+        return Ok((docs::get(conn, ctx.org, v.document_id).await?, Vec::new()));
+    }
+    if s.state != "VERIFIED" {
+        return Err(ApiError::coded(
+            StatusCode::CONFLICT,
+            "upload_incomplete",
+            format!(
+                "The upload is not complete: {} of {} bytes received",
+                s.received, s.ciphertext_size
+            ),
+        ));
+    }
+    let plain = plaintext_size(state, s.ciphertext_size)?;
+    if plain != v.size {
+        return Err(ApiError::Invalid(ValidationError::single(
+            "size",
+            format!(
+                "an encrypted document of this size holds {plain} bytes, not {}",
+                v.size
+            ),
+        )));
+    }
+    let key = strive_crypto::DataKey::from_base64(&v.data_key.0).map_err(|_| {
+        ApiError::Invalid(ValidationError::single(
+            "data_key",
+            "must be a 256-bit key in base64",
+        ))
+    })?;
+    crate::db::loops::lock(conn, ctx.org, v.loop_id).await?;
+    let existing = docs::lock(conn, ctx.org, v.document_id).await?;
+    if existing.as_ref().is_some_and(|d| d.loop_id != v.loop_id) {
+        return Err(ApiError::Invalid(ValidationError::single(
+            "document_id",
+            "this document belongs to another transaction loop",
+        )));
+    }
+    let row = NewVersionRow {
+        org: ctx.org,
+        user: ctx.user,
+        version_id: v.version_id,
+        document_id: v.document_id,
+        loop_id: v.loop_id,
+        name: &v.name,
+        mime: v.kind.mime(),
+        document_type: v.document_type,
+        size: plain as i64,
+        ciphertext_size: s.ciphertext_size,
+        sha256: &s.sha256,
+        storage_key: &s.storage_key,
+    };
+    let (doc, number) = docs::insert_version(conn, &row, existing.is_none()).await?;
+    state
+        .kms()
+        .store_data_key(conn, ctx.org, v.version_id, &key)
+        .await?;
+    sqlx::query(
+        "UPDATE upload_sessions SET state = 'COMPLETED' WHERE organization_id = $1 AND id = $2",
+    )
+    .bind(ctx.org)
+    .bind(v.version_id)
+    .execute(&mut *conn)
+    .await?;
+    // Last, so that any failure above leaves no blob behind; the session owns its key, so an
+    // object already there is this upload's own from an attempt whose commit failed.
+    match state
+        .store()
+        .put_new(&s.storage_key, &part_path(state, ctx.org, v.version_id))
+        .await
+    {
+        Ok(()) | Err(StoreError::AlreadyExists) => {}
+        Err(e) => return Err(ApiError::Internal(e.into())),
+    }
+    let audit = Audit::new(
+        "uploaded_document",
+        "document",
+        v.document_id.0,
+        json!({
+            "file_name": v.name, "document_type": v.document_type, "version": number,
+            "file_size": plain, "mime_type": v.kind.mime(), "loop_id": v.loop_id,
+        }),
+    );
+    Ok((doc, vec![audit]))
+}
+
+/// After a version's rows committed: the part file is no longer needed (the store has the blob).
+pub async fn discard_part(state: &AppState, org: OrgId, id: VersionId) {
+    let _ = tokio::fs::remove_file(part_path(state, org, id)).await;
+}
