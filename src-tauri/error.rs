@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use strive_domain::FieldError;
+use strive_replica::vault::DocumentError;
 use strive_replica::{MutateError, ReplicaError, SyncError};
 
 #[derive(Debug, Serialize, thiserror::Error)]
@@ -117,6 +118,33 @@ impl From<MutateError> for AppError {
     }
 }
 
+impl From<DocumentError> for AppError {
+    fn from(e: DocumentError) -> Self {
+        match e {
+            DocumentError::Rejected(r) => Self::new("rejected", r.to_string()),
+            DocumentError::Mutate(m) => m.into(),
+            DocumentError::Sync(s) => s.into(),
+            DocumentError::NotOnDevice => Self::new(
+                "not_on_device",
+                "This version is not on this device yet; it opens once the server can be reached",
+            ),
+            DocumentError::NotFound(what) => {
+                Self::new("not_found", format!("{what} not found on this device"))
+            }
+            // Which check failed (wrong key, a damaged chunk) is worth telling; no path is in it.
+            DocumentError::Crypto(c) => Self::new(
+                "damaged",
+                format!("This copy of the document cannot be opened: {c}"),
+            ),
+            DocumentError::Damaged(m) => Self::new(
+                "damaged",
+                format!("The downloaded copy is damaged: {m}"),
+            ),
+            DocumentError::Io(io) => Self::internal(io),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +174,20 @@ mod tests {
         let e: AppError = ReplicaError::Corrupt("/home/ann/.local/share/strive/x.db".into()).into();
         assert_eq!(e.code, "internal");
         assert!(!e.message.contains("/home"), "{}", e.message);
+    }
+
+    #[test]
+    fn document_errors_are_typed_and_keep_paths_out() {
+        let e: AppError = DocumentError::Io(std::io::Error::other("/home/ann/x.sdoc: denied")).into();
+        assert_eq!(e.code, "internal");
+        assert!(!e.message.contains("/home"), "{}", e.message);
+        let e: AppError = DocumentError::NotOnDevice.into();
+        assert_eq!(e.code, "not_on_device");
+        let e: AppError = MutateError::WrongStatus("Only a draft can be submitted".into()).into();
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            ("wrong_status", "Only a draft can be submitted")
+        );
     }
 
     #[test]

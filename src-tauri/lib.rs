@@ -7,6 +7,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod state;
+pub mod watcher;
 
 use state::{AppState, Settings};
 use std::path::PathBuf;
@@ -74,6 +75,19 @@ pub fn run(started: Instant) -> anyhow::Result<()> {
             loops::loop_detail,
             loops::create_loop,
             loops::set_task_status,
+            documents::documents,
+            documents::document_versions,
+            documents::review_queue,
+            documents::upload_begin,
+            documents::upload_chunk,
+            documents::upload_finish,
+            documents::upload_cancel,
+            documents::open_document,
+            documents::submit_document,
+            documents::review_document,
+            documents::pin_document,
+            documents::watch_folder,
+            documents::set_watch_folder,
             sync::sync_status,
             sync::sync_now,
             sync::full_resync,

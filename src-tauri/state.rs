@@ -6,6 +6,7 @@
 
 use crate::error::{AppError, AppResult};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub settings: Settings,
     session: Mutex<Option<Active>>,
     pub connection: Mutex<Connection>,
+    /// Files being received from the web view, by upload id.
+    pub uploads: Mutex<HashMap<String, crate::commands::documents::Staged>>,
 }
 
 /// A signed-in, unlocked account.
@@ -45,10 +48,13 @@ pub struct OpenOrg {
     pub replica: Arc<Mutex<Replica>>,
     pub sync: SyncHandle,
     pub forwarder: tauri::async_runtime::JoinHandle<()>,
+    /// The watched folder of this organization on this device, if one is set.
+    pub watcher: Option<crate::watcher::Watcher>,
 }
 
 impl OpenOrg {
     pub fn close(self) {
+        drop(self.watcher);
         self.forwarder.abort();
         self.sync.stop();
     }
@@ -74,6 +80,7 @@ impl AppState {
             settings,
             session: Mutex::new(None),
             connection: Mutex::new(Connection::default()),
+            uploads: Mutex::new(HashMap::new()),
         }
     }
 

@@ -2,6 +2,7 @@
 //! strive-replica, and maps errors to [`crate::error::AppError`].
 
 pub mod crm;
+pub mod documents;
 pub mod loops;
 pub mod orgs;
 pub mod overview;

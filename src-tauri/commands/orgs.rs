@@ -57,11 +57,17 @@ pub async fn open_org(
     .map_err(AppError::internal)??;
     let sync = engine::spawn(for_sync, auth.clone(), EngineOptions::default());
     let forwarder = tauri::async_runtime::spawn(events::forward(app.clone(), sync.subscribe()));
+    // The watched folder set for this organization on this device, if any (a folder that is
+    // gone is reported by the settings screen, not here).
+    let watcher = crate::watcher::saved(account.dir(), org)
+        .filter(|s| crate::watcher::check(s).is_ok())
+        .and_then(|s| crate::watcher::start(app, &replica, s).ok());
     Ok(OpenOrg {
         id: org,
         replica: Arc::new(Mutex::new(replica)),
         sync,
         forwarder,
+        watcher,
     })
 }
 

@@ -14,6 +14,8 @@ const PASSWORD: &str = "correct horse battery";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built app, a display and tauri-driver: scripts/test.sh runs it"]
 async fn sign_up_work_offline_and_sync_in_the_real_window() {
+    // Both of rustls' providers are in the build (fantoccini's and reqwest's choices): pick one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut server = Server::start().await;
     let home = tempfile::tempdir().expect("temp dir");
     let app = binary("STRIVE_APP_BIN", "strive-desktop");

@@ -132,6 +132,13 @@ impl Server {
     }
 }
 
+/// Prints a step with the time since the test began (what a hung step was doing shows).
+pub fn step(what: &str) {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let t = START.get_or_init(Instant::now).elapsed();
+    eprintln!("window [{:>6.1}s] {what}", t.as_secs_f64());
+}
+
 /// tauri-driver in front of WebKitWebDriver, and a session on the app.
 pub struct Driver {
     pub client: Client,
@@ -161,6 +168,10 @@ impl Driver {
         );
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("wry"));
+        // In-app links change only the URL's hash, a navigation WebKitWebDriver waits for and,
+        // on the app's own URL scheme, never sees complete: with the normal strategy the next
+        // command hangs. The test waits for what it needs itself.
+        caps.insert("pageLoadStrategy".into(), json!("none"));
         caps.insert("tauri:options".into(), json!({ "application": app }));
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -197,6 +208,7 @@ impl Driver {
     }
 
     async fn wait(&self, what: Locator<'_>) -> fantoccini::elements::Element {
+        step(&format!("wait for {what:?}"));
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(e) = self.client.find(what).await {
@@ -214,6 +226,7 @@ impl Driver {
 
     /// Clicks once the element is enabled (buttons wait for the permissions answer).
     pub async fn click(&self, css: &str) {
+        step(&format!("click {css}"));
         let deadline = Instant::now() + Duration::from_secs(30);
         let e = self.el(css).await;
         while !e.is_enabled().await.unwrap_or(false) {
@@ -224,6 +237,7 @@ impl Driver {
     }
 
     pub async fn fill(&self, css: &str, value: &str) {
+        step(&format!("fill {css}"));
         let e = self.el(css).await;
         e.clear().await.expect("clear");
         e.send_keys(value).await.expect("type");
