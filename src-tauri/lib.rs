@@ -85,7 +85,6 @@ pub fn run(started: Instant) -> anyhow::Result<()> {
             documents::open_document,
             documents::submit_document,
             documents::review_document,
-            documents::pin_document,
             documents::watch_folder,
             documents::set_watch_folder,
             sync::sync_status,

@@ -259,16 +259,6 @@ pub async fn review_document(
     .await
 }
 
-/// Keeps a document readable offline (or stops).
-#[tauri::command]
-pub async fn pin_document(state: State<'_, AppState>, id: DocumentId, on: bool) -> AppResult<()> {
-    state.with_replica(move |r| Ok(r.pin(id, on)?)).await?;
-    if on {
-        state.nudge();
-    }
-    Ok(())
-}
-
 /// The watched folder of the open organization on this device.
 #[derive(Serialize)]
 pub struct WatchView {

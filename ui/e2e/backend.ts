@@ -26,7 +26,7 @@ const ALL_ACTIONS = [
   "updateDeal", "deleteDeal", "viewDashboard", "viewLoops", "createLoop", "updateLoop", "deleteLoop",
   "createTask", "updateTask", "completeTask", "deleteTask", "viewActivity", "viewMembers",
   "inviteMember", "changeMemberRole", "removeMember", "setTier", "createOrganization", "sync",
-  "viewDevices", "requestSync",
+  "viewDevices", "requestSync", "viewDocuments", "uploadDocument", "submitDocument", "reviewDocument",
 ];
 
 export function permissions(role: T.OrgRole = "OWNER", denied: Record<string, string> = {}): T.Permissions {
@@ -95,12 +95,81 @@ export function syncView(pending = 0, online: boolean | null = true): T.SyncView
   };
 }
 
+export function doc(id: string, name: string, status: T.DocumentStatus, extra: Partial<T.DocumentRow> = {}): T.DocumentRow {
+  return {
+    id, organization_id: ORG, loop_id: "l-1", original_name: name, mime_type: "application/pdf",
+    file_size: 182_000, document_type: "CONTRACT", status, version: 1, current_version_id: `${id}-v1`,
+    is_encrypted: true, uploaded_by: ME, submitted_at: status === "SUBMITTED" ? iso(-30) : null,
+    submitted_by: status === "SUBMITTED" ? BEN : null, reviewed_at: null, reviewed_by: null,
+    review_note: null, created_at: iso(-90), updated_at: iso(-30), on_device: true, pinned: false,
+    pending_upload: false, ...extra,
+  };
+}
+
+/** A one-page PDF saying `text` (what pdf.js draws in the viewer tests). */
+export function tinyPdf(text: string): number[] {
+  const objs = [
+    "<< /Type /Catalog /Pages 2 0 R >>",
+    "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+    "",
+    "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+  ];
+  const stream = `BT /F1 24 Tf 72 700 Td (${text}) Tj ET`;
+  objs[3] = `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`;
+  let out = "%PDF-1.4\n";
+  const offsets: number[] = [];
+  objs.forEach((o, i) => { offsets.push(out.length); out += `${i + 1} 0 obj\n${o}\nendobj\n`; });
+  const xref = out.length;
+  out += `xref\n0 ${objs.length + 1}\n0000000000 65535 f \n`;
+  for (const off of offsets) out += `${String(off).padStart(10, "0")} 00000 n \n`;
+  out += `trailer\n<< /Size ${objs.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Array.from(new TextEncoder().encode(out));
+}
+
 /** The handlers a signed-in owner sees; tests override some. */
 export function readyBackend(): Record<string, Handler> {
   const contacts = Array.from({ length: 40 }, (_, i) => contact(i + 1));
   const loops: T.LoopWithTasks[] = [loop("l-1", "12 Elm Street, Portland, OR", 1)];
   let pending = 0;
+  const docs: T.DocumentRow[] = [
+    doc("doc-1", "Purchase agreement.pdf", "SUBMITTED", { version: 2 }),
+    doc("doc-2", "Seller disclosure.pdf", "DRAFT", { document_type: "DISCLOSURE" }),
+  ];
+  const uploads = new Map<string, { name: string; size: number }>();
   return {
+    documents: (a) => docs.filter((d) => (!a.loopId || d.loop_id === a.loopId) && (!a.status || d.status === a.status)),
+    document_versions: (a) => {
+      const d = docs.find((x) => x.id === a.id);
+      return Array.from({ length: d?.version ?? 0 }, (_, i) => ({
+        id: `${a.id}-v${i + 1}`, document_id: a.id, version: i + 1, original_name: d?.original_name,
+        mime_type: d?.mime_type, file_size: 150_000 + i * 32_000, ciphertext_size: 0, uploaded_by: ME, created_at: iso(-90 + i * 30),
+      }));
+    },
+    review_queue: () => docs.filter((d) => d.status === "SUBMITTED").map((d) => ({
+      id: d.id, loop_id: d.loop_id, property_address: "12 Elm Street, Portland, OR", original_name: d.original_name,
+      document_type: d.document_type, version: d.version, submitted_at: d.submitted_at, submitted_by: BEN, submitted_by_name: "Ben Ortiz",
+    })),
+    upload_begin: (a) => { const id = `up-${uploads.size + 1}`; uploads.set(id, { name: a.name as string, size: a.size as number }); return id; },
+    upload_chunk: (a) => a.bytes,
+    upload_finish: (a) => {
+      const u = uploads.get(a.upload as string);
+      const d = doc(`doc-${docs.length + 1}`, u?.name ?? "file", "DRAFT", { loop_id: a.loopId as string, document_type: a.documentType as T.DocumentType, file_size: u?.size ?? 0, pending_upload: true });
+      docs.push(d);
+      pending++;
+      return { document_id: d.id, version_id: `${d.id}-v1`, mime_type: d.mime_type, size: d.file_size };
+    },
+    upload_cancel: () => null,
+    open_document: () => tinyPdf("Purchase agreement - 12 Elm Street"),
+    submit_document: (a) => { const d = docs.find((x) => x.id === a.id); if (d) d.status = "SUBMITTED"; return null; },
+    review_document: (a) => {
+      if (a.decision === "RETURN" && !a.note) throw new CommandError({ code: "invalid", message: "Some fields need attention", fields: [{ field: "note", message: "Say what needs fixing when returning a document" }] });
+      const d = docs.find((x) => x.id === a.id);
+      if (d) { d.status = a.decision === "APPROVE" ? "APPROVED" : "RETURNED"; d.review_note = (a.note as string) ?? null; }
+      return null;
+    },
+    watch_folder: () => ({ setting: null, running: false, error: null }),
+    set_watch_folder: (a) => ({ setting: a.setting, running: !!a.setting, error: null }),
     app_status: () => ({ phase: "ready", profile }),
     permissions: () => permissions(),
     sync_status: () => syncView(pending),

@@ -14,7 +14,9 @@ declare global {
 
 mockIPC(
   async (cmd, args) => {
-    const answer = await window.__ipc(cmd, args ?? {});
+    // Raw bytes (an upload's chunks) cross to the test as their size.
+    const sent = args instanceof Uint8Array || args instanceof ArrayBuffer ? { bytes: args.byteLength } : args ?? {};
+    const answer = await window.__ipc(cmd, sent);
     if ("err" in answer) throw answer.err;
     return answer.ok;
   },

@@ -64,11 +64,3 @@ describe("transaction loops", () => {
     await page.close();
   });
 });
-
-describe("documents", () => {
-  it("has its place, with an empty state until documents land", async () => {
-    const { page } = await open(browser, readyBackend(), "#/documents");
-    await page.getByText("Documents are coming to this device").waitFor();
-    await page.close();
-  });
-});

@@ -1,5 +1,5 @@
 // One typed function per shell command (src-tauri/commands).
-import { call } from "./ipc";
+import { call, callBytes, callRaw } from "./ipc";
 import type * as T from "./types";
 
 export interface Credentials {
@@ -40,6 +40,24 @@ export const api = {
   createLoop: (input: T.LoopInput) => call<{ id: string }>("create_loop", { input }),
   setTaskStatus: (id: string, status: T.TaskStatus) =>
     call<void>("set_task_status", { id, status }),
+  documents: (loopId: string | null, status?: T.DocumentStatus | null) =>
+    call<T.DocumentRow[]>("documents", { loopId, status: status ?? null }),
+  documentVersions: (id: string) => call<T.DocumentVersion[]>("document_versions", { id }),
+  reviewQueue: () => call<T.ReviewItem[]>("review_queue"),
+  uploadBegin: (name: string, size: number) => call<string>("upload_begin", { name, size }),
+  uploadChunk: (upload: string, bytes: Uint8Array) =>
+    callRaw<number>("upload_chunk", bytes, { "upload-id": upload }),
+  uploadFinish: (upload: string, loopId: string, documentType: T.DocumentType, versionOf: string | null) =>
+    call<T.Uploaded>("upload_finish", { upload, loopId, documentType, versionOf }),
+  uploadCancel: (upload: string) => call<void>("upload_cancel", { upload }),
+  openDocument: (id: string, version?: number | null) =>
+    callBytes("open_document", { id, version: version ?? null }),
+  submitDocument: (id: string) => call<void>("submit_document", { id }),
+  reviewDocument: (id: string, decision: "APPROVE" | "RETURN", note: string | null) =>
+    call<void>("review_document", { id, decision, note }),
+  pinDocument: (id: string, on: boolean) => call<void>("pin_document", { id, on }),
+  watchFolder: () => call<T.WatchView>("watch_folder"),
+  setWatchFolder: (setting: T.WatchSetting | null) => call<T.WatchView>("set_watch_folder", { setting }),
   syncStatus: () => call<T.SyncView>("sync_status"),
   syncNow: () => call<void>("sync_now"),
   fullResync: () => call<void>("full_resync"),

@@ -140,5 +140,44 @@ export type SyncEvent =
   | { kind: "online" }
   | { kind: "offline"; error: string; retry_in_ms: number }
   | { kind: "activity"; item: ActivityItem }
+  | { kind: "upload"; progress: UploadProgress }
   | { kind: "error"; message: string }
   | { kind: "signed_out"; message: string };
+
+// Documents (strive-replica's documents API through src-tauri/commands/documents.rs).
+export type DocumentType = "CONTRACT" | "DISCLOSURE" | "INSPECTION" | "APPRAISAL" | "TITLE" | "OTHER";
+export type DocumentStatus = "DRAFT" | "SUBMITTED" | "APPROVED" | "RETURNED" | "ARCHIVED";
+
+export interface DocumentRow {
+  id: string; organization_id: string; loop_id: string; original_name: string; mime_type: string;
+  file_size: number; document_type: DocumentType; status: DocumentStatus; version: number;
+  current_version_id: string | null; is_encrypted: boolean; uploaded_by: string;
+  submitted_at: string | null; submitted_by: string | null; reviewed_at: string | null;
+  reviewed_by: string | null; review_note: string | null; created_at: string; updated_at: string;
+  /** Readable here without the server. */
+  on_device: boolean; pinned: boolean;
+  /** Encrypted here, not on the server yet. */
+  pending_upload: boolean;
+}
+
+export interface DocumentVersion {
+  id: string; document_id: string; version: number; original_name: string; mime_type: string;
+  file_size: number; ciphertext_size: number; uploaded_by: string; created_at: string;
+}
+
+export interface ReviewItem {
+  id: string; loop_id: string; property_address: string; original_name: string;
+  document_type: DocumentType; version: number; submitted_at: string | null;
+  submitted_by: string | null; submitted_by_name: string | null;
+}
+
+export interface UploadProgress { document_id: string; name: string; sent: number; total: number }
+export interface Uploaded { document_id: string; version_id: string; mime_type: string; size: number }
+
+export interface WatchSetting { dir: string; loop_id: string; document_type: DocumentType }
+export interface WatchView { setting: WatchSetting | null; running: boolean; error: string | null }
+export type WatchEvent =
+  | { kind: "imported"; name: string; document_id: string; version: string }
+  | { kind: "already_imported"; name: string }
+  | { kind: "rejected"; name: string; reason: string }
+  | { kind: "failed"; name: string; error: string };

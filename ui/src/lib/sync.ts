@@ -41,6 +41,9 @@ export function reduce(s: SyncState, e: SyncEvent): SyncState {
       };
     case "online":
       return { ...s, online: true, lastError: null, retryInMs: null };
+    case "upload":
+      // A document's ciphertext going up: the screens showing documents follow it themselves.
+      return s;
     case "offline":
       return { ...s, online: false, syncing: false, progress: null, lastError: e.error, retryInMs: e.retry_in_ms };
     case "error":

@@ -6,6 +6,7 @@ import { gate } from "../lib/permissions";
 import { useSession } from "../session";
 import { Badge, Empty, ErrorBanner, PageHeader, Progress, Spinner } from "../components/ui";
 import { useToast } from "../components/toast";
+import { LoopDocuments } from "./LoopDocuments";
 
 /** One loop: its facts, progress, and the task checklist. */
 export function LoopDetail({ id }: { id: string }) {
@@ -50,10 +51,7 @@ export function LoopDetail({ id }: { id: string }) {
               </ul>
             )}
           </section>
-          <section className="card">
-            <h2 className="card-title">Documents</h2>
-            <p className="muted">Contracts and disclosures of this transaction will appear here. <a href="#/documents">About documents</a></p>
-          </section>
+          <LoopDocuments loopId={l.id} />
         </>
       ) : null}
     </div>
