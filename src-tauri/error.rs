@@ -136,10 +136,9 @@ impl From<DocumentError> for AppError {
                 "damaged",
                 format!("This copy of the document cannot be opened: {c}"),
             ),
-            DocumentError::Damaged(m) => Self::new(
-                "damaged",
-                format!("The downloaded copy is damaged: {m}"),
-            ),
+            DocumentError::Damaged(m) => {
+                Self::new("damaged", format!("The downloaded copy is damaged: {m}"))
+            }
             DocumentError::Io(io) => Self::internal(io),
         }
     }
@@ -178,7 +177,8 @@ mod tests {
 
     #[test]
     fn document_errors_are_typed_and_keep_paths_out() {
-        let e: AppError = DocumentError::Io(std::io::Error::other("/home/ann/x.sdoc: denied")).into();
+        let e: AppError =
+            DocumentError::Io(std::io::Error::other("/home/ann/x.sdoc: denied")).into();
         assert_eq!(e.code, "internal");
         assert!(!e.message.contains("/home"), "{}", e.message);
         let e: AppError = DocumentError::NotOnDevice.into();

@@ -78,11 +78,7 @@ pub fn check(setting: &WatchSetting) -> AppResult<()> {
 
 /// Starts watching on a thread of its own, with its own replica connection; each handled file
 /// goes to the UI as the `watch` event, and an import wakes the sync task.
-pub fn start(
-    app: &AppHandle,
-    replica: &Replica,
-    setting: WatchSetting,
-) -> AppResult<Watcher> {
+pub fn start(app: &AppHandle, replica: &Replica, setting: WatchSetting) -> AppResult<Watcher> {
     let mut conn = replica.reopen()?;
     let stop = Arc::new(AtomicBool::new(false));
     let error = Arc::new(Mutex::new(None));
@@ -95,12 +91,19 @@ pub fn start(
                 max_bytes: crate::commands::documents::max_bytes(),
                 ..Default::default()
             };
-            let r = watch(&mut conn, Path::new(&s.dir), s.loop_id, &options, &flag, |e| {
-                if matches!(e, WatchEvent::Imported { .. }) {
-                    app.state::<AppState>().nudge();
-                }
-                let _ = app.emit(WATCH_EVENT, e);
-            });
+            let r = watch(
+                &mut conn,
+                Path::new(&s.dir),
+                s.loop_id,
+                &options,
+                &flag,
+                |e| {
+                    if matches!(e, WatchEvent::Imported { .. }) {
+                        app.state::<AppState>().nudge();
+                    }
+                    let _ = app.emit(WATCH_EVENT, e);
+                },
+            );
             if let Err(e) = r {
                 tracing::warn!(error = %e, "the watched folder stopped");
                 *lock(&err) = Some("The folder could not be watched; choose it again".into());

@@ -8,7 +8,7 @@ use strive_domain::entities::{Deal, Member};
 use strive_domain::mutations::contacts::{BulkAssignContacts, ContactChanges, CreateContact};
 use strive_domain::mutations::deals::CreateDeal;
 use strive_domain::mutations::{Mutation, Update};
-use strive_domain::{ContactId, DealId, UserId};
+use strive_domain::{ContactId, UserId};
 use strive_replica::read::{ContactQuery, ContactRow, DealQuery, Page};
 use tauri::State;
 
@@ -117,7 +117,7 @@ pub async fn deals(state: State<'_, AppState>, query: DealQuery) -> AppResult<Pa
 
 #[tauri::command]
 pub async fn create_deal(state: State<'_, AppState>, input: CreateDeal) -> AppResult<Created> {
-    let id = input.id.unwrap_or_else(DealId::new);
+    let id = input.id.unwrap_or_default();
     mutate(
         &state,
         Mutation::CreateDeal(CreateDeal {

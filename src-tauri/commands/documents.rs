@@ -136,10 +136,7 @@ pub async fn upload_chunk(state: State<'_, AppState>, request: Request<'_>) -> A
             "The file changed while it was being added; add it again",
         ));
     }
-    staged
-        .file
-        .write_all(bytes)
-        .map_err(AppError::internal)?;
+    staged.file.write_all(bytes).map_err(AppError::internal)?;
     staged.received = received;
     Ok(received)
 }
@@ -232,9 +229,7 @@ pub async fn open_document(
                 .await?
         }
     };
-    let bytes = state
-        .with_replica(move |r| Ok(r.read_document(v)?))
-        .await?;
+    let bytes = state.with_replica(move |r| Ok(r.read_document(v)?)).await?;
     Ok(Response::new(bytes))
 }
 
@@ -302,9 +297,9 @@ pub async fn set_watch_folder(
         let loop_id = s.loop_id;
         state
             .with_replica(move |r| {
-                r.loop_with_tasks(loop_id)?
-                    .map(|_| ())
-                    .ok_or_else(|| AppError::field("loop_id", "Choose a transaction of this organization"))
+                r.loop_with_tasks(loop_id)?.map(|_| ()).ok_or_else(|| {
+                    AppError::field("loop_id", "Choose a transaction of this organization")
+                })
             })
             .await?;
     }

@@ -21,7 +21,10 @@ async fn sign_up_work_offline_and_sync_in_the_real_window() {
     let app = binary("STRIVE_APP_BIN", "strive-desktop");
     let home_s = home.path().to_string_lossy().to_string();
     let base = server.base.clone();
-    let env = [("STRIVE_HOME", home_s.as_str()), ("STRIVE_SERVER", base.as_str())];
+    let env = [
+        ("STRIVE_HOME", home_s.as_str()),
+        ("STRIVE_SERVER", base.as_str()),
+    ];
     let d = Driver::start(&app, &env).await;
 
     // First run: sign up with an organization.
