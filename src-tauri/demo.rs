@@ -120,15 +120,100 @@ pub async fn seed(settings: Settings) -> Result<()> {
     sync_round(&mut replica, &auth, false, |_| {}).await?;
     let members = replica.members()?;
     let id_of = |email: &str| members.iter().find(|m| m.email == email).map(|m| m.user_id);
+    let mut loops = Vec::new();
     for m in sample(id_of(TEAM[0].0), id_of(TEAM[1].0)) {
+        if let Mutation::CreateLoop(CreateLoop { id: Some(id), .. }) = &m {
+            loops.push(*id);
+        }
         replica.mutate(m).context("a demo record")?;
     }
+    documents(&mut replica, &loops).context("the demo documents")?;
     let (pushed, _) = sync_round(&mut replica, &auth, false, |_| {}).await?;
     println!(
         "Demo organization \"{ORG_NAME}\" ready: {} changes sent. Sign in as {} (password: {pw}).",
         pushed.applied, OWNER.0
     );
     Ok(())
+}
+
+/// A few documents in the first loops, through the vault like any upload (encrypted here, sent
+/// by the sync): drafts, submitted ones waiting in the review queue, and an approved one.
+fn documents(replica: &mut strive_replica::Replica, loops: &[LoopId]) -> Result<()> {
+    use strive_domain::documents::ReviewDecision;
+    use strive_domain::mutations::documents::ReviewDocument;
+    use strive_replica::vault::NewDocument;
+    let files: [(usize, &str, DocumentType, &str); 5] = [
+        (0, "Purchase agreement.pdf", DocumentType::Contract, "submit"),
+        (0, "Seller disclosure.pdf", DocumentType::Disclosure, "draft"),
+        (0, "Home inspection report.pdf", DocumentType::Inspection, "approve"),
+        (1, "Listing agreement.pdf", DocumentType::Contract, "submit"),
+        (2, "Appraisal.pdf", DocumentType::Appraisal, "draft"),
+    ];
+    let dir = tempfile::tempdir()?;
+    for (i, name, document_type, step) in files {
+        let Some(loop_id) = loops.get(i) else { continue };
+        let path = dir.path().join(name);
+        let title = name.trim_end_matches(".pdf");
+        std::fs::write(&path, pdf(&[title, "Harbor & Pine Realty - demo document", "Portland, OR"]))?;
+        let added = replica.add_document(NewDocument {
+            loop_id: *loop_id,
+            path: &path,
+            name: None,
+            document_type,
+            document_id: None,
+            max_bytes: crate::commands::documents::max_bytes(),
+        })?;
+        let id = added.document_id;
+        if step != "draft" {
+            replica.mutate(Mutation::SubmitDocument(Delete { id }))?;
+        }
+        if step == "approve" {
+            replica.mutate(Mutation::ReviewDocument(ReviewDocument {
+                id,
+                decision: ReviewDecision::Approve,
+                note: Some("Complete and signed.".into()),
+            }))?;
+        }
+    }
+    Ok(())
+}
+
+/// A one-page PDF with `lines` of text (Helvetica), offsets computed for a valid xref table.
+pub fn pdf(lines: &[&str]) -> Vec<u8> {
+    let escape = |t: &str| t.replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)");
+    let mut text = String::from("BT /F1 22 Tf 72 720 Td");
+    for (i, l) in lines.iter().enumerate() {
+        if i == 1 {
+            text.push_str(" /F1 12 Tf");
+        }
+        text.push_str(&format!(" ({}) Tj 0 -28 Td", escape(l)));
+    }
+    text.push_str(" ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+         /Resources << /Font << /F1 5 0 R >> >> >>"
+            .to_string(),
+        format!("<< /Length {} >>\nstream\n{text}\nendstream", text.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+    ];
+    let mut out = String::from("%PDF-1.4\n");
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.push_str(&format!("{} 0 obj\n{o}\nendobj\n", i + 1));
+    }
+    let xref = out.len();
+    out.push_str(&format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1));
+    for off in offsets {
+        out.push_str(&format!("{off:010} 00000 n \n"));
+    }
+    out.push_str(&format!(
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        objects.len() + 1
+    ));
+    out.into_bytes()
 }
 
 /// Contacts, deals and loops that look like a small brokerage's month.
@@ -216,4 +301,24 @@ fn sample(ben: Option<UserId>, cara: Option<UserId>) -> Vec<Mutation> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod pdf_tests {
+    use strive_domain::documents::{sniff, DocumentKind};
+
+    #[test]
+    fn the_demo_pdfs_are_pdfs_by_their_content() {
+        let b = super::pdf(&["Purchase agreement", "Harbor & Pine (demo)", "Portland, OR"]);
+        assert_eq!(sniff(&b, &b).expect("accepted"), DocumentKind::Pdf);
+        let text = String::from_utf8(b).expect("ascii");
+        let xref: usize = text
+            .rsplit("startxref\n")
+            .next()
+            .and_then(|t| t.lines().next())
+            .and_then(|n| n.parse().ok())
+            .expect("startxref");
+        assert!(text[xref..].starts_with("xref"), "startxref points at the table");
+        assert!(text.contains("(Harbor & Pine \\(demo\\)) Tj"));
+    }
 }
