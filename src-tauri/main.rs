@@ -3,13 +3,6 @@
 
 fn main() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    // WebKitGTK's DMA-BUF renderer composites through GL; with no GPU (virtual displays, many
-    // VMs) that is Mesa's software GL, which costs the web process ~90 MB more memory for
-    // nothing this app's screens need (docs/benchmarks.md). Set before any thread starts.
-    #[cfg(target_os = "linux")]
-    if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
-        std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
-    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("STRIVE_LOG")

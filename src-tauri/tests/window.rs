@@ -71,6 +71,7 @@ async fn sign_up_work_offline_and_sync_in_the_real_window() {
     ] {
         d.text(task).await;
     }
+    d.text("No documents yet").await;
     d.shot("loop").await;
     server
         .eventually(
@@ -109,6 +110,10 @@ async fn sign_up_work_offline_and_sync_in_the_real_window() {
         .await;
     d.text("Up to date").await;
     d.shot("sync").await;
+    d.click("a[href='#/documents']").await;
+    d.text("Waiting for review").await; // the owner reviews
+    d.text("Watched folder").await;
+    d.shot("documents").await;
     d.click("a[href='#/dashboard']").await;
     d.text("Dana Offline").await; // in the activity feed
     d.shot("dashboard").await;
