@@ -143,18 +143,42 @@ fn documents(replica: &mut strive_replica::Replica, loops: &[LoopId]) -> Result<
     use strive_domain::mutations::documents::ReviewDocument;
     use strive_replica::vault::NewDocument;
     let files: [(usize, &str, DocumentType, &str); 5] = [
-        (0, "Purchase agreement.pdf", DocumentType::Contract, "submit"),
-        (0, "Seller disclosure.pdf", DocumentType::Disclosure, "draft"),
-        (0, "Home inspection report.pdf", DocumentType::Inspection, "approve"),
+        (
+            0,
+            "Purchase agreement.pdf",
+            DocumentType::Contract,
+            "submit",
+        ),
+        (
+            0,
+            "Seller disclosure.pdf",
+            DocumentType::Disclosure,
+            "draft",
+        ),
+        (
+            0,
+            "Home inspection report.pdf",
+            DocumentType::Inspection,
+            "approve",
+        ),
         (1, "Listing agreement.pdf", DocumentType::Contract, "submit"),
         (2, "Appraisal.pdf", DocumentType::Appraisal, "draft"),
     ];
     let dir = tempfile::tempdir()?;
     for (i, name, document_type, step) in files {
-        let Some(loop_id) = loops.get(i) else { continue };
+        let Some(loop_id) = loops.get(i) else {
+            continue;
+        };
         let path = dir.path().join(name);
         let title = name.trim_end_matches(".pdf");
-        std::fs::write(&path, pdf(&[title, "Harbor & Pine Realty - demo document", "Portland, OR"]))?;
+        std::fs::write(
+            &path,
+            pdf(&[
+                title,
+                "Harbor & Pine Realty - demo document",
+                "Portland, OR",
+            ]),
+        )?;
         let added = replica.add_document(NewDocument {
             loop_id: *loop_id,
             path: &path,
@@ -180,7 +204,11 @@ fn documents(replica: &mut strive_replica::Replica, loops: &[LoopId]) -> Result<
 
 /// A one-page PDF with `lines` of text (Helvetica), offsets computed for a valid xref table.
 pub fn pdf(lines: &[&str]) -> Vec<u8> {
-    let escape = |t: &str| t.replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)");
+    let escape = |t: &str| {
+        t.replace('\\', "\\\\")
+            .replace('(', "\\(")
+            .replace(')', "\\)")
+    };
     let mut text = String::from("BT /F1 22 Tf 72 720 Td");
     for (i, l) in lines.iter().enumerate() {
         if i == 1 {
@@ -205,7 +233,10 @@ pub fn pdf(lines: &[&str]) -> Vec<u8> {
         out.push_str(&format!("{} 0 obj\n{o}\nendobj\n", i + 1));
     }
     let xref = out.len();
-    out.push_str(&format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1));
+    out.push_str(&format!(
+        "xref\n0 {}\n0000000000 65535 f \n",
+        objects.len() + 1
+    ));
     for off in offsets {
         out.push_str(&format!("{off:010} 00000 n \n"));
     }
@@ -318,7 +349,10 @@ mod pdf_tests {
             .and_then(|t| t.lines().next())
             .and_then(|n| n.parse().ok())
             .expect("startxref");
-        assert!(text[xref..].starts_with("xref"), "startxref points at the table");
+        assert!(
+            text[xref..].starts_with("xref"),
+            "startxref points at the table"
+        );
         assert!(text.contains("(Harbor & Pine \\(demo\\)) Tj"));
     }
 }
