@@ -245,6 +245,15 @@ impl Driver {
 
     /// Saves what the window shows now as target/screenshots/window-NAME.png.
     pub async fn shot(&self, name: &str) -> PathBuf {
+        // Let the page paint what the test just saw in its DOM (two frames, then a moment:
+        // closing a modal and a list's refetch otherwise land in a blank frame).
+        let _ = self
+            .client
+            .execute_async(
+                "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 250)));",
+                vec![],
+            )
+            .await;
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         let _ = std::fs::create_dir_all(&dir);
         let path = dir.join(format!("window-{name}.png"));
