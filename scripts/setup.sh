@@ -6,10 +6,13 @@ set -euo pipefail
 need_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # PostgreSQL 15 server binaries (the server and the tests run their own private cluster with
-# them), what -sys crates need to build (OpenSSL for SQLCipher, libdbus for the keychain), and a
-# D-Bus daemon with gnome-keyring (the keychain tests start their own Secret Service).
+# them), what -sys crates need to build (OpenSSL for SQLCipher, libdbus for the keychain), a
+# D-Bus daemon with gnome-keyring (the keychain tests start their own Secret Service), what the
+# desktop app builds against (WebKitGTK, GTK, librsvg), and what its tests drive: a virtual
+# display (Xvfb), WebKitWebDriver, and Chromium for the UI's browser tests.
 packages=(postgresql-15 postgresql-contrib build-essential pkg-config libssl-dev ca-certificates curl
-          libdbus-1-dev dbus dbus-daemon gnome-keyring python3-venv)
+          libdbus-1-dev dbus dbus-daemon dbus-x11 gnome-keyring python3-venv libwebkit2gtk-4.1-dev libgtk-3-dev
+          librsvg2-dev xvfb xauth webkit2gtk-driver chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -36,4 +39,24 @@ if ! "$venv/bin/st" --version 2>/dev/null | grep -q "4.32.5"; then
   need_root "$venv/bin/pip" install -q --disable-pip-version-check schemathesis==4.32.5
 fi
 
-echo "setup: ok ($(cargo --version))"
+# The UI toolchain (Vite 7 wants Node 20.19 or later) and its packages, from the lockfile. A
+# stamp of the lockfile's hash skips `npm ci` when node_modules already matches it.
+if ! command -v node >/dev/null 2>&1 || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+  echo "setup: Node.js 20.19 or later is needed for the UI (ui/); install it and re-run" >&2
+  exit 1
+fi
+root="$(cd "$(dirname "$0")/.." && pwd)"
+stamp="$root/ui/node_modules/.strive-lock.sha256"
+want="$(sha256sum "$root/ui/package-lock.json" | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: npm ci in ui/"
+  (cd "$root/ui" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
+fi
+
+# tauri-driver: the WebDriver bridge the real-window test talks to.
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  echo "setup: cargo install --locked tauri-driver"
+  cargo install --locked --quiet tauri-driver
+fi
+echo "setup: ok ($(cargo --version), node $(node --version))"

@@ -18,6 +18,7 @@ pub mod pull;
 pub mod push;
 pub mod read;
 mod schema;
+pub mod signin;
 pub mod status;
 pub mod time;
 pub mod transfer;

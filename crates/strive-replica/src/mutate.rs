@@ -94,8 +94,9 @@ impl Replica {
         }))
     }
 
-    /// The caller's role and the organization's tier, as last synced.
-    fn standing(&self, user: UserId) -> Result<(Option<OrgRole>, Tier), ReplicaError> {
+    /// The caller's role and the organization's tier, as last synced (no role before the first
+    /// pull).
+    pub fn standing(&self, user: UserId) -> Result<(Option<OrgRole>, Tier), ReplicaError> {
         let role: Option<String> = self
             .conn
             .prepare_cached("SELECT role FROM organization_members WHERE user_id = ?1")?

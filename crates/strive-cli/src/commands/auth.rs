@@ -3,8 +3,7 @@
 use crate::context::Ctx;
 use anyhow::Result;
 use clap::Args;
-use strive_domain::DeviceId;
-use strive_replica::account::{Account, Profile};
+use strive_replica::signin::host_name;
 
 #[derive(Args)]
 pub struct Login {
@@ -34,14 +33,6 @@ pub struct Logout {
     forget_data: bool,
 }
 
-fn host_name() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "this computer".into())
-}
-
 pub async fn signup(ctx: &Ctx, a: Signup) -> Result<()> {
     let api = ctx.api(&a.login.server)?;
     let password = ctx.password("Choose a password (at least 12 characters)")?;
@@ -60,36 +51,17 @@ pub async fn login(ctx: &Ctx, a: Login) -> Result<()> {
 
 async fn sign_in(ctx: &Ctx, a: Login, password: String) -> Result<()> {
     let api = ctx.api(&a.server)?;
-    let previous = Account::read_profile(&ctx.dir)?;
-    // The same person on the same server keeps this device's identity (one row in the admins'
-    // device list, the same sync state).
-    let device = previous
-        .as_ref()
-        .filter(|p| p.email.eq_ignore_ascii_case(&a.email) && p.server_url == api.base())
-        .map(|p| p.device_id)
-        .unwrap_or_else(DeviceId::new);
     let device_name = a.device_name.unwrap_or_else(host_name);
-    let grant = api.login(&a.email, &password, device, &device_name).await?;
-    let me = api.me(&grant.access_token).await?;
-    let current = previous
-        .and_then(|p| p.current_org)
-        .filter(|o| me.organizations.iter().any(|m| m.organization_id == *o))
-        .or_else(|| me.organizations.first().map(|m| m.organization_id));
-    let profile = Profile {
-        server_url: api.base().to_string(),
-        email: me.user.email.clone(),
-        user_id: me.user.id,
-        device_id: device,
-        device_name,
-        global_role: me.user.role,
-        organizations: me.organizations,
-        current_org: current,
-    };
-    let account = Account::create(&ctx.dir, profile, &grant.tokens(), &password, ctx.keychain)?;
-    // Each organization's replica is created now, while the password is at hand to wrap its key.
-    for m in &account.profile.organizations {
-        account.open_replica(m.organization_id, Some(&password))?;
-    }
+    let account = strive_replica::signin::sign_in(
+        &ctx.dir,
+        &api,
+        &a.email,
+        &password,
+        &device_name,
+        ctx.keychain,
+    )
+    .await?;
+    let current = account.profile.current_org;
     let p = &account.profile;
     if ctx.json {
         return crate::output::json(p);
