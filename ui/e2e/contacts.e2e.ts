@@ -37,6 +37,9 @@ describe("contacts", () => {
     await page.getByText("40 contacts").waitFor();
     await shot(page, "contacts");
     await page.keyboard.press("/");
+    // The shortcut focuses the search on the next tick: typing before that would send "n"
+    // (new contact) to the page.
+    await page.waitForFunction(() => document.activeElement?.id === "contact-search");
     await page.keyboard.type("Contact 3");
     await page.getByText("11 contacts").waitFor(); // 3 and 30..39
     const last = () => calls.filter((c) => c.cmd === "contacts").at(-1)?.args.query as ContactQuery;
