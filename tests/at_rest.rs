@@ -10,7 +10,7 @@ use std::path::Path;
 use strive_domain::mutations::contacts::CreateContact;
 use strive_domain::mutations::loops::CreateLoop;
 use strive_domain::mutations::Mutation;
-use strive_domain::{ContactId, DocumentType, LoopId, OrgId, TransactionType};
+use strive_domain::{ContactId, DocumentType, LoopId, TransactionType};
 use strive_replica::vault::NewDocument;
 use strive_testkit::TestServer;
 
@@ -51,15 +51,7 @@ async fn nothing_readable_in_the_devices_files() {
         server.signup(e).await;
     }
     let token = server.token("ann@example.com").await;
-    let (_, org) = server
-        .call(
-            reqwest::Method::POST,
-            "/v1/orgs",
-            Some(&token),
-            json!({"name": "Marker Realty"}),
-        )
-        .await;
-    let org: OrgId = org["id"].as_str().unwrap().parse().unwrap();
+    let org = server.create_org(&token, "Marker Realty").await;
     server
         .call(
             reqwest::Method::POST,

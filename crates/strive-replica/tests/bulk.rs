@@ -29,15 +29,7 @@ async fn bulk_pages_fill_a_replica_exactly_as_ndjson_does() {
     let server = TestServer::start().await;
     server.signup("ann@example.com").await;
     let setup = server.device("ann@example.com", OrgId::new()).await;
-    let (_, org) = server
-        .call(
-            Method::POST,
-            "/v1/orgs",
-            Some(&setup.token),
-            json!({"name": "Acme Realty"}),
-        )
-        .await;
-    let org_id: OrgId = org["id"].as_str().unwrap().parse().unwrap();
+    let org_id = server.create_org(&setup.token, "Acme Realty").await;
     for i in 0..30 {
         let (s, _) = server
             .call(

@@ -68,16 +68,7 @@ async fn world() -> World {
     server.signup("broker@example.com").await;
     server.signup("agent@example.com").await;
     let owner = server.token("broker@example.com").await;
-    let (s, org) = server
-        .call(
-            reqwest::Method::POST,
-            "/v1/orgs",
-            Some(&owner),
-            json!({"name": "Acme Realty"}),
-        )
-        .await;
-    assert_eq!(s, 201, "{org}");
-    let org_id: OrgId = org["id"].as_str().unwrap().parse().unwrap();
+    let org_id = server.create_org(&owner, "Acme Realty").await;
     let (s, _) = server
         .call(
             reqwest::Method::POST,

@@ -14,15 +14,7 @@ async fn a_fresh_replica_pulls_everything_and_then_only_what_changed() {
     let server = TestServer::start().await;
     server.signup("ann@example.com").await;
     let setup = server.device("ann@example.com", OrgId::new()).await;
-    let (_, org) = server
-        .call(
-            Method::POST,
-            "/v1/orgs",
-            Some(&setup.token),
-            json!({"name": "Acme Realty"}),
-        )
-        .await;
-    let org_id: OrgId = org["id"].as_str().unwrap().parse().unwrap();
+    let org_id = server.create_org(&setup.token, "Acme Realty").await;
     for i in 0..25 {
         let (s, _) = server
             .call(

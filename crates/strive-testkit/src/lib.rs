@@ -88,6 +88,23 @@ impl TestServer {
         self._data.path()
     }
 
+    /// Creates an organization owned by the holder of `token`; its id.
+    pub async fn create_org(&self, token: &str, name: &str) -> OrgId {
+        let (status, org) = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/orgs",
+                Some(token),
+                serde_json::json!({ "name": name }),
+            )
+            .await;
+        assert_eq!(status, 201, "{org}");
+        org["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("an organization id")
+    }
+
     /// One API call: (status, JSON body or null).
     pub async fn call(
         &self,
