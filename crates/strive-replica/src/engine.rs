@@ -292,8 +292,6 @@ pub async fn sync_round(
 struct SyncCommand {
     #[serde(default)]
     device_id: Option<DeviceId>,
-    #[serde(default)]
-    full: bool,
 }
 
 /// Follows the organization's event stream for as long as the session lasts, reconnecting with
@@ -360,8 +358,11 @@ async fn follow(
             }
             "sync" => {
                 if let Ok(c) = serde_json::from_str::<SyncCommand>(&event.data) {
+                    // A full re-sync is not started from the notice: the server keeps the
+                    // request as a flag that the next pull reports, and acting on both would
+                    // start over twice (the pull in flight may already have seen the flag).
                     if c.device_id.is_none_or(|d| d == device) {
-                        let _ = wake.send(Wake { full: c.full });
+                        let _ = wake.send(Wake { full: false });
                     }
                 }
             }
