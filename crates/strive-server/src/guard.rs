@@ -108,6 +108,8 @@ pub struct Authorized {
     state: AppState,
     /// The database the organization lives in.
     db: String,
+    /// What the checks were made against (a batch checks each of its writes against it).
+    standing: Standing,
 }
 
 impl Authorized {
@@ -176,7 +178,7 @@ pub async fn authorize(
         db = standing.home;
     }
     let (mut tx, standing) = routed.ok_or(ApiError::OrgMoving)?;
-    let ctx = admit(caller, org, action, standing)?;
+    let ctx = admit(caller, org, action, standing.clone())?;
     sqlx::query("SELECT set_config('app.org_id', $1, true)")
         .bind(org.to_string())
         .execute(&mut *tx)
@@ -186,6 +188,7 @@ pub async fn authorize(
             ctx,
             state: state.clone(),
             db,
+            standing,
         },
         tx,
     ))
@@ -233,22 +236,22 @@ pub struct Replay {
 /// PostgreSQL tracks at most 64 of them per transaction cheaply.
 pub const BATCH_GROUP: usize = 50;
 
-/// Many writes in one tenant context (a pushed sync batch). Each write is a [`mutate`] of its
-/// own, in a savepoint instead of a transaction: it reads the caller's standing afresh, is
-/// checked, validated, executed and audited, and is rolled back alone when it fails. Every
-/// [`BATCH_GROUP`] writes the transaction commits and a new one begins (checked again), so a
-/// batch costs a few commits instead of one per write.
+/// Many writes in one tenant context (a pushed sync batch), in groups of at most
+/// [`BATCH_GROUP`], one transaction each. A group's transaction is checked as a request's is
+/// (routing, tier, roles), and each write is checked against the standing read then, as the
+/// writes of any one transaction are: a role changed meanwhile counts from the next group.
+/// Each write runs in a savepoint and is rolled back alone when it fails. Its audit rows and
+/// replay record are kept until the group commits and written then, in one statement.
 pub struct Batch {
     state: AppState,
     caller: Caller,
     org: OrgId,
-    /// The database the organization lives in (its gate is held by `tx`).
-    db: String,
+    standing: Standing,
     tx: Option<Tx>,
-    /// Writes in the current transaction.
-    writes: usize,
     /// The savepoint of the last write is still open (released with the next write's start).
     open: bool,
+    /// The group's audit rows and replay records, not written yet.
+    audits: AuditRows,
     /// Uploads recorded in the current transaction, whose part files go once it committed.
     uploaded: Vec<VersionId>,
 }
@@ -265,10 +268,10 @@ pub async fn batch(
         state: state.clone(),
         caller: caller.clone(),
         org,
-        db: auth.db,
+        standing: auth.standing,
         tx: Some(tx),
-        writes: 0,
         open: false,
+        audits: AuditRows::default(),
         uploaded: Vec::new(),
     })
 }
@@ -288,7 +291,7 @@ impl Batch {
         })
     }
 
-    /// One write, all or nothing: like [`mutate`], inside a savepoint of the batch's transaction;
+    /// One write, all or nothing: like [`mutate`], inside a savepoint of the group's transaction;
     /// with `replay`, its result is recorded for replays along with its audit rows.
     pub fn mutate<'s, V: Send + 's, R: Serialize + Send + 's>(
         &'s mut self,
@@ -304,31 +307,18 @@ impl Batch {
             + 's,
     ) -> BoxFuture<'s, ApiResult<R>> {
         Box::pin(async move {
-            if self.writes >= BATCH_GROUP {
-                self.commit_group().await?;
-            }
-            let (user, org, open) = (self.caller.user, self.org, self.open);
-            let (state, db) = (self.state.clone(), self.db.clone());
-            let tx = self.tx()?;
-            // Release the last write's savepoint, open this one, and read the standing in a
-            // fresh snapshot, as a transaction of its own would (one round trip when the
-            // organization lives in the control database).
-            let standing = savepoint_and_standing(&state, tx, &db, open, user, org).await?;
+            // A refused or invalid write never reaches the database.
+            let ctx = admit(&self.caller, self.org, action, self.standing.clone())?;
+            let valid = validate()?;
+            let savepoint = if self.open {
+                "RELEASE SAVEPOINT w; SAVEPOINT w"
+            } else {
+                "SAVEPOINT w"
+            };
+            sqlx::Executor::execute(&mut **self.tx()?, sqlx::raw_sql(savepoint)).await?;
             self.open = true;
-            self.writes += 1;
-            let caller = self.caller.clone();
             let tx = self.tx()?;
             let result = async {
-                let standing = standing.ok_or_else(|| {
-                    ApiError::Unauthorized("This account no longer exists".into())
-                })?;
-                // The transaction holds the organization's gate, so the directory cannot have
-                // switched it away; should it say otherwise, refuse as a new transaction would.
-                if standing.home != db {
-                    return Err(ApiError::OrgMoving);
-                }
-                let ctx = admit(&caller, org, action, standing)?;
-                let valid = validate()?;
                 let (out, audits) = f(&mut *tx, &ctx, valid).await?;
                 let replay = match replay {
                     Some(r) => Some((
@@ -337,14 +327,39 @@ impl Batch {
                     )),
                     None => None,
                 };
-                boxed_write_audit(&mut *tx, &ctx, &audits, replay).await?;
-                Ok(out)
+                Ok((out, audits, replay))
             }
             .await;
-            if result.is_err() {
-                self.rollback_write().await?;
+            match result {
+                Ok((out, audits, replay)) => {
+                    self.audits.add(&audits, replay);
+                    Ok(out)
+                }
+                Err(e) => {
+                    self.rollback_write().await?;
+                    Err(e)
+                }
             }
-            result
+        })
+    }
+
+    /// Records a refused write's answer for replays, with the group's other records.
+    pub fn record_rejection(&mut self, replay: Replay, answer: serde_json::Value) {
+        self.audits.add(&[], Some((replay, answer)));
+    }
+
+    /// Whether a write of this group whose audit rows are not written yet touched `entity`.
+    pub fn has_unwritten_audit(&self, entity: uuid::Uuid) -> bool {
+        self.audits.entities.contains(&entity)
+    }
+
+    /// Writes the group's audit rows and replay records now (say, before a conflict check reads
+    /// the audit log).
+    pub fn write_audits(&mut self) -> BoxFuture<'_, ApiResult<()>> {
+        Box::pin(async move {
+            let rows = std::mem::take(&mut self.audits);
+            let (org, user, device) = (self.org, self.caller.user, self.caller.device);
+            rows.write(&mut **self.tx()?, org, user, device).await
         })
     }
 
@@ -362,9 +377,26 @@ impl Batch {
         self.uploaded.push(version);
     }
 
-    /// Commits the current transaction, then discards the part files of the uploads it recorded.
+    /// Commits the group so far and starts the next one, checked and routed again (the
+    /// organization may have moved between two groups).
+    pub fn next_group(&mut self) -> BoxFuture<'_, ApiResult<()>> {
+        Box::pin(async move {
+            self.commit_tx().await?;
+            let (auth, tx) = authorize(&self.state, &self.caller, self.org, Action::Sync).await?;
+            self.standing = auth.standing;
+            self.tx = Some(tx);
+            self.open = false;
+            Ok(())
+        })
+    }
+
+    /// Writes the audit rows, commits, then discards the part files of the uploads recorded.
     fn commit_tx(&mut self) -> BoxFuture<'_, ApiResult<()>> {
         Box::pin(async move {
+            if self.tx.is_none() {
+                return Ok(());
+            }
+            self.write_audits().await?;
             let uploaded = std::mem::take(&mut self.uploaded);
             if let Some(tx) = self.tx.take() {
                 tx.commit().await?;
@@ -392,81 +424,13 @@ impl Batch {
                 .await
             {
                 self.tx = None;
+                self.audits = AuditRows::default();
                 self.uploaded.clear();
                 return Err(e.into());
             }
             Ok(())
         })
     }
-
-    /// Commits the writes so far and starts a new transaction, checked again.
-    fn commit_group(&mut self) -> BoxFuture<'_, ApiResult<()>> {
-        Box::pin(async move {
-            self.commit_tx().await?;
-            // Routed again: the organization may have moved between two groups.
-            let (auth, tx) = authorize(&self.state, &self.caller, self.org, Action::Sync).await?;
-            self.db = auth.db;
-            self.tx = Some(tx);
-            self.writes = 0;
-            self.open = false;
-            Ok(())
-        })
-    }
-}
-
-/// `[RELEASE SAVEPOINT w;] SAVEPOINT w;` and the caller's standing. In the control database
-/// that is one round trip (the simple query protocol: the ids are typed UUIDs, written as
-/// literals); elsewhere the standing needs the control database too ([`standing`]).
-fn savepoint_and_standing<'a>(
-    state: &'a AppState,
-    tx: &'a mut PgConnection,
-    db: &'a str,
-    release: bool,
-    user: UserId,
-    org: OrgId,
-) -> BoxFuture<'a, ApiResult<Option<Standing>>> {
-    Box::pin(savepoint_and_standing_inner(
-        state, tx, db, release, user, org,
-    ))
-}
-
-async fn savepoint_and_standing_inner(
-    state: &AppState,
-    tx: &mut PgConnection,
-    db: &str,
-    release: bool,
-    user: UserId,
-    org: OrgId,
-) -> ApiResult<Option<Standing>> {
-    use sqlx::Executor;
-    let savepoint = if release {
-        "RELEASE SAVEPOINT w; SAVEPOINT w;"
-    } else {
-        "SAVEPOINT w;"
-    };
-    if db != DEFAULT_DB {
-        tx.execute(sqlx::raw_sql(savepoint)).await?;
-        return standing(state, tx, db, user, org).await;
-    }
-    let sql = format!(
-        "{savepoint} {}",
-        STANDING_SQL
-            .replace("$1", &format!("'{}'::uuid", user.0))
-            .replace("$2", &format!("'{}'::uuid", org.0))
-    );
-    // (`fetch_all`: sqlx 0.8's `RawSql::fetch_optional` fails when there is no row.)
-    let rows = tx.fetch_all(sqlx::raw_sql(&sql)).await?;
-    let Some(row) = rows.first() else {
-        return Ok(None);
-    };
-    use sqlx::Row;
-    Ok(Some(Standing {
-        global: row.try_get(0)?,
-        memberships: row.try_get(1)?,
-        home: row.try_get(2)?,
-        org_role: row.try_get(3)?,
-        tier: row.try_get(4)?,
-    }))
 }
 
 /// A read: the checks, then `f` inside the tenant transaction.
@@ -499,11 +463,15 @@ pub async fn mutate<V, R>(
     let (auth, mut tx) = authorize(state, caller, org, action).await?;
     let valid = validate()?;
     let (out, audits) = f(&mut tx, &auth.ctx, valid).await?;
-    write_audit(&mut tx, &auth.ctx, &audits, None).await?;
+    let mut rows = AuditRows::default();
+    rows.add(&audits, None);
+    rows.write(&mut tx, auth.ctx.org, auth.ctx.user, auth.ctx.device)
+        .await?;
     tx.commit().await?;
     Ok(out)
 }
 
+#[derive(Clone, Debug)]
 struct Standing {
     global: GlobalRole,
     org_role: Option<OrgRole>,
@@ -585,68 +553,69 @@ pub async fn ensure_profile(conn: &mut PgConnection, user: UserId) -> ApiResult<
     Ok(())
 }
 
-fn boxed_write_audit<'a>(
-    tx: &'a mut PgConnection,
-    ctx: &'a Ctx,
-    audits: &'a [Audit],
-    replay: Option<(Replay, serde_json::Value)>,
-) -> BoxFuture<'a, ApiResult<()>> {
-    Box::pin(write_audit(tx, ctx, audits, replay))
+/// Audit rows and replay records waiting to be written, in the order of their writes.
+#[derive(Default)]
+struct AuditRows {
+    audits: Vec<serde_json::Value>,
+    replays: Vec<serde_json::Value>,
+    /// The entities the audit rows name.
+    entities: std::collections::HashSet<uuid::Uuid>,
 }
 
-/// All of a mutation's audit rows in one statement, with the device the mutation came from.
-async fn write_audit(
-    tx: &mut PgConnection,
-    ctx: &Ctx,
-    audits: &[Audit],
-    replay: Option<(Replay, serde_json::Value)>,
-) -> ApiResult<()> {
-    if audits.is_empty() && replay.is_none() {
-        return Ok(());
-    }
-    let rows: Vec<serde_json::Value> = audits
-        .iter()
-        .map(|a| {
-            serde_json::json!({
+impl AuditRows {
+    fn add(&mut self, audits: &[Audit], replay: Option<(Replay, serde_json::Value)>) {
+        for a in audits {
+            self.entities.insert(a.entity_id);
+            self.audits.push(serde_json::json!({
                 "id": uuid::Uuid::now_v7(),
                 "action": a.action,
                 "entity_type": a.entity_type,
                 "entity_id": a.entity_id,
                 "new_values": a.new_values,
-            })
-        })
-        .collect();
-    // `entity_seq`: the entity row's number after this write, for conflict detection. A pushed
-    // write's replay record goes in the same statement (one round trip fewer per mutation).
-    let (device, client_seq, kind, outcome) = match replay {
-        Some((r, outcome)) => (
-            Some(r.device),
-            Some(r.client_seq),
-            Some(r.kind),
-            Some(outcome),
-        ),
-        None => (None, None, None, None),
-    };
-    sqlx::query(
-        "WITH replay AS (
-           INSERT INTO applied_mutations (organization_id, device_id, client_seq, mutation_type, outcome)
-           SELECT $1, $5, $6, $7, $8 WHERE $6::bigint IS NOT NULL)
-         INSERT INTO audit_log (organization_id, id, user_id, device_id, action, entity_type,
-                                entity_id, new_values, entity_seq)
-         SELECT $1, x.id, $2, $4, x.action, x.entity_type, x.entity_id, coalesce(x.new_values, '{}'),
-                audit_entity_seq($1, x.entity_type, x.entity_id)
-           FROM jsonb_to_recordset($3) AS x(id uuid, action text, entity_type text,
-                                            entity_id uuid, new_values jsonb)",
-    )
-    .bind(ctx.org)
-    .bind(ctx.user)
-    .bind(serde_json::Value::Array(rows))
-    .bind(ctx.device)
-    .bind(device)
-    .bind(client_seq)
-    .bind(kind)
-    .bind(outcome)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+            }));
+        }
+        if let Some((r, outcome)) = replay {
+            self.replays.push(serde_json::json!({
+                "device_id": r.device,
+                "client_seq": r.client_seq,
+                "kind": r.kind,
+                "outcome": outcome,
+            }));
+        }
+    }
+
+    /// All of them in one statement, with the device the writes came from. `entity_seq` is the
+    /// entity row's number once written, for conflict detection (within one transaction its
+    /// last number is the only one anyone else ever sees).
+    async fn write(
+        self,
+        tx: &mut PgConnection,
+        org: OrgId,
+        user: UserId,
+        device: Option<DeviceId>,
+    ) -> ApiResult<()> {
+        if self.audits.is_empty() && self.replays.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "WITH replay AS (
+               INSERT INTO applied_mutations (organization_id, device_id, client_seq, mutation_type, outcome)
+               SELECT $1, r.device_id, r.client_seq, r.kind, r.outcome
+                 FROM jsonb_to_recordset($5) AS r(device_id uuid, client_seq bigint, kind text, outcome jsonb))
+             INSERT INTO audit_log (organization_id, id, user_id, device_id, action, entity_type,
+                                    entity_id, new_values, entity_seq)
+             SELECT $1, x.id, $2, $4, x.action, x.entity_type, x.entity_id, coalesce(x.new_values, '{}'),
+                    audit_entity_seq($1, x.entity_type, x.entity_id)
+               FROM jsonb_to_recordset($3) AS x(id uuid, action text, entity_type text,
+                                                entity_id uuid, new_values jsonb)",
+        )
+        .bind(org)
+        .bind(user)
+        .bind(serde_json::Value::Array(self.audits))
+        .bind(device)
+        .bind(serde_json::Value::Array(self.replays))
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
 }

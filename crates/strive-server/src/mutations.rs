@@ -77,6 +77,13 @@ pub async fn apply_for_device(
         kind: action.name(),
     };
     let upload = uploaded_version(&m);
+    // The conflict check of an update reads the audit log: this group's earlier writes of the
+    // same row must be in it.
+    if let Some(row) = conflict_checked_row(&m) {
+        if batch.has_unwritten_audit(row) {
+            batch.write_audits().await?;
+        }
+    }
     let st = batch.state().clone();
     let result = batch
         .mutate(
@@ -100,6 +107,17 @@ pub async fn apply_for_device(
         batch.discard_after_commit(v);
     }
     Ok(result)
+}
+
+/// The row an update with a base number changes (such an update looks for conflicts).
+fn conflict_checked_row(m: &Mutation) -> Option<uuid::Uuid> {
+    match m {
+        Mutation::UpdateContact(u) => u.base_seq.map(|_| u.id.0),
+        Mutation::UpdateDeal(u) => u.base_seq.map(|_| u.id.0),
+        Mutation::UpdateLoop(u) => u.base_seq.map(|_| u.id.0),
+        Mutation::UpdateTask(u) => u.base_seq.map(|_| u.id.0),
+        _ => None,
+    }
 }
 
 fn deleted(

@@ -1,9 +1,10 @@
 //! `POST /v1/orgs/{org}/sync/push`: a device's queued mutations, in its own order. Each runs
-//! through the same guarded pipeline as the REST routes (standing read afresh, checks,
-//! validation, effect, audit), all or nothing in its own savepoint, which also records
-//! `(device, client_seq)` so a replay is a no-op answering what the first run answered. The
-//! savepoints share a transaction per [`guard::BATCH_GROUP`] mutations, so a batch costs a few
-//! commits rather than one per mutation.
+//! through the same guarded pipeline as the REST routes (checks, validation, effect, audit), all
+//! or nothing in its own savepoint, and its answer is recorded under `(device, client_seq)` so a
+//! replay is a no-op answering what the first run answered. The mutations go in groups of
+//! [`guard::BATCH_GROUP`], a transaction each, checked when it begins (see [`guard::Batch`]); a
+//! group's audit rows and replay records are written in one statement, so a batch costs a few
+//! commits and statements rather than several per mutation.
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
@@ -88,21 +89,39 @@ pub async fn push(
     let device = caller.device.ok_or_else(|| {
         ApiError::BadRequest("Pushing needs a device session: sign in with a device id".into())
     })?;
-    let seqs: Vec<i64> = body.mutations.iter().map(|m| m.client_seq).collect();
-    let mut prior = already_applied(&mut batch, device, seqs).await?;
-    let mut results = Vec::with_capacity(body.mutations.len());
-    for item in body.mutations {
-        if let Some(previous) = prior.remove(&item.client_seq) {
-            results.push(previous);
-            continue;
+    let mut results: Vec<PushResult> = Vec::with_capacity(body.mutations.len());
+    // A client_seq sent twice in one batch answers what its first run answered.
+    let mut answered: HashMap<i64, usize> = HashMap::new();
+    let mut items = body.mutations.into_iter().peekable();
+    let mut first_group = true;
+    while items.peek().is_some() {
+        if !first_group {
+            batch.next_group().await?;
         }
-        match run_one(&mut batch, device, item).await {
-            Ok(result) => results.push(result),
-            Err(e) => {
-                // Our fault, not the mutation's: keep what is done; the device retries the rest.
-                batch.commit().await?;
-                return Err(e);
+        first_group = false;
+        let group: Vec<PushItem> = items.by_ref().take(guard::BATCH_GROUP).collect();
+        let seqs = group.iter().map(|m| m.client_seq).collect();
+        let mut prior = claim(&mut batch, device, seqs).await?;
+        for item in group {
+            let seq = item.client_seq;
+            if let Some(&i) = answered.get(&seq) {
+                results.push(results[i].clone());
+                continue;
             }
+            let result = match prior.remove(&seq) {
+                Some(previous) => previous,
+                None => match run_one(&mut batch, device, item).await {
+                    Ok(result) => result,
+                    Err(e) => {
+                        // Our fault, not the mutation's: keep what is done; the device retries
+                        // the rest.
+                        batch.commit().await?;
+                        return Err(e);
+                    }
+                },
+            };
+            answered.insert(seq, results.len());
+            results.push(result);
         }
     }
     record_push(&mut batch, device, body.pending).await?;
@@ -110,8 +129,10 @@ pub async fn push(
     Ok(Json(PushResponse { results }))
 }
 
-/// The recorded answers for those of `seqs` this device already pushed: one query per batch.
-async fn already_applied(
+/// Takes the device's push lock for the group's transaction (a retry arriving while the first
+/// attempt still runs waits for it), then reads the recorded answers for those of `seqs` this
+/// device already pushed: after the lock, so nothing is applied twice.
+async fn claim(
     batch: &mut guard::Batch,
     device: DeviceId,
     seqs: Vec<i64>,
@@ -119,6 +140,12 @@ async fn already_applied(
     batch
         .read(move |tx, org| {
             Box::pin(async move {
+                sqlx::query(
+                    "SELECT pg_advisory_xact_lock(hashtextextended('strive.push:' || $1::text, 0))",
+                )
+                .bind(device)
+                .execute(&mut *tx)
+                .await?;
                 let rows: Vec<(i64, Value)> = sqlx::query_as(
                     "SELECT client_seq, outcome FROM applied_mutations
                       WHERE organization_id = $1 AND device_id = $2 AND client_seq = ANY($3)",
@@ -156,16 +183,17 @@ async fn run_one(
         // here; the device retries this one later.
         Err(e) if e.is_retryable() => Err(e),
         Err(e) => {
-            // A retry racing the first attempt (or a repeated client_seq) fails on what the
-            // first one wrote: answer what the first one answered.
-            if let Some(first) = already_applied(batch, device, vec![seq])
-                .await?
-                .remove(&seq)
-            {
-                return Ok(first);
-            }
             let rejected = rejection(seq, &e);
-            record_rejection(batch, device, rejected.clone()).await;
+            // Remembered, so a replay answers the same.
+            let replay = guard::Replay {
+                device,
+                client_seq: seq,
+                kind: "rejected".into(),
+            };
+            batch.record_rejection(
+                replay,
+                serde_json::to_value(&rejected).unwrap_or(Value::Null),
+            );
             Ok(rejected)
         }
     }
@@ -181,35 +209,6 @@ fn rejection(client_seq: i64, e: &ApiError) -> PushResult {
             ApiError::Invalid(v) => serde_json::to_value(&v.fields).ok(),
             _ => None,
         },
-    }
-}
-
-/// Remembers a rejection so a replay answers the same. Best effort: if even that is refused
-/// (say the organization lost its tier), the replay is simply judged again.
-async fn record_rejection(batch: &mut guard::Batch, device: DeviceId, r: PushResult) {
-    let PushResult::Rejected { client_seq, .. } = r else {
-        return;
-    };
-    let (seq, outcome) = (client_seq, serde_json::to_value(&r).unwrap_or(Value::Null));
-    let recorded = batch
-        .mutate(Action::Sync, None, || Ok(()), move |tx, ctx, ()| {
-            Box::pin(async move {
-                sqlx::query(
-                    "INSERT INTO applied_mutations (organization_id, device_id, client_seq, mutation_type, outcome)
-                     VALUES ($1, $2, $3, 'rejected', $4) ON CONFLICT DO NOTHING",
-                )
-                .bind(ctx.org)
-                .bind(device)
-                .bind(seq)
-                .bind(outcome)
-                .execute(&mut *tx)
-                .await?;
-                Ok(((), Vec::new()))
-            })
-        })
-        .await;
-    if let Err(e) = recorded {
-        tracing::debug!(error = %e, "could not record a rejected mutation");
     }
 }
 
