@@ -240,14 +240,21 @@ pub const BATCH_GROUP: usize = 50;
 /// [`BATCH_GROUP`], one transaction each. A group's transaction is checked as a request's is
 /// (routing, tier, roles), and each write is checked against the standing read then, as the
 /// writes of any one transaction are: a role changed meanwhile counts from the next group.
-/// Each write runs in a savepoint and is rolled back alone when it fails. Its audit rows and
-/// replay record are kept until the group commits and written then, in one statement.
+/// A group first runs optimistically, without savepoints (almost every pushed write succeeds;
+/// a savepoint costs a round trip per write). When a write fails the group is spoiled: it is
+/// rolled back and run again with [`Batch::retry_group_carefully`], each write in a savepoint
+/// and rolled back alone when it fails. Audit rows and replay records are kept until the group
+/// commits and written then, in one statement.
 pub struct Batch {
     state: AppState,
     caller: Caller,
     org: OrgId,
     standing: Standing,
     tx: Option<Tx>,
+    /// Each write in a savepoint (after the group was spoiled once).
+    careful: bool,
+    /// A write failed outside a savepoint: the group's transaction must not commit.
+    spoiled: bool,
     /// The savepoint of the last write is still open (released with the next write's start).
     open: bool,
     /// The group's audit rows and replay records, not written yet.
@@ -270,6 +277,8 @@ pub async fn batch(
         org,
         standing: auth.standing,
         tx: Some(tx),
+        careful: false,
+        spoiled: false,
         open: false,
         audits: AuditRows::default(),
         uploaded: Vec::new(),
@@ -310,13 +319,15 @@ impl Batch {
             // A refused or invalid write never reaches the database.
             let ctx = admit(&self.caller, self.org, action, self.standing.clone())?;
             let valid = validate()?;
-            let savepoint = if self.open {
-                "RELEASE SAVEPOINT w; SAVEPOINT w"
-            } else {
-                "SAVEPOINT w"
-            };
-            sqlx::Executor::execute(&mut **self.tx()?, sqlx::raw_sql(savepoint)).await?;
-            self.open = true;
+            if self.careful {
+                let savepoint = if self.open {
+                    "RELEASE SAVEPOINT w; SAVEPOINT w"
+                } else {
+                    "SAVEPOINT w"
+                };
+                sqlx::Executor::execute(&mut **self.tx()?, sqlx::raw_sql(savepoint)).await?;
+                self.open = true;
+            }
             let tx = self.tx()?;
             let result = async {
                 let (out, audits) = f(&mut *tx, &ctx, valid).await?;
@@ -335,11 +346,32 @@ impl Batch {
                     self.audits.add(&audits, replay);
                     Ok(out)
                 }
-                Err(e) => {
+                Err(e) if self.careful => {
                     self.rollback_write().await?;
                     Err(e)
                 }
+                Err(e) => {
+                    self.spoiled = true;
+                    Err(e)
+                }
             }
+        })
+    }
+
+    /// A write failed outside a savepoint: run the group again with
+    /// [`Batch::retry_group_carefully`].
+    pub fn spoiled(&self) -> bool {
+        self.spoiled
+    }
+
+    /// Rolls the spoiled group back and starts it again, checked again, each write in a
+    /// savepoint.
+    pub fn retry_group_carefully(&mut self) -> BoxFuture<'_, ApiResult<()>> {
+        Box::pin(async move {
+            self.abandon();
+            self.begin_group().await?;
+            self.careful = true;
+            Ok(())
         })
     }
 
@@ -359,7 +391,10 @@ impl Batch {
         Box::pin(async move {
             let rows = std::mem::take(&mut self.audits);
             let (org, user, device) = (self.org, self.caller.user, self.caller.device);
-            rows.write(&mut **self.tx()?, org, user, device).await
+            let written = rows.write(&mut **self.tx()?, org, user, device).await;
+            // Outside any savepoint: the transaction is lost.
+            self.spoiled |= written.is_err();
+            written
         })
     }
 
@@ -382,17 +417,35 @@ impl Batch {
     pub fn next_group(&mut self) -> BoxFuture<'_, ApiResult<()>> {
         Box::pin(async move {
             self.commit_tx().await?;
+            self.begin_group().await
+        })
+    }
+
+    fn begin_group(&mut self) -> BoxFuture<'_, ApiResult<()>> {
+        Box::pin(async move {
             let (auth, tx) = authorize(&self.state, &self.caller, self.org, Action::Sync).await?;
             self.standing = auth.standing;
             self.tx = Some(tx);
+            self.careful = false;
+            self.spoiled = false;
             self.open = false;
             Ok(())
         })
     }
 
+    /// Drops the group's transaction (rolling it back) and all it would have recorded.
+    fn abandon(&mut self) {
+        self.tx = None;
+        self.audits = AuditRows::default();
+        self.uploaded.clear();
+    }
+
     /// Writes the audit rows, commits, then discards the part files of the uploads recorded.
     fn commit_tx(&mut self) -> BoxFuture<'_, ApiResult<()>> {
         Box::pin(async move {
+            if self.spoiled {
+                self.abandon();
+            }
             if self.tx.is_none() {
                 return Ok(());
             }
@@ -423,9 +476,7 @@ impl Batch {
                 .execute(&mut **tx)
                 .await
             {
-                self.tx = None;
-                self.audits = AuditRows::default();
-                self.uploaded.clear();
+                self.abandon();
                 return Err(e.into());
             }
             Ok(())

@@ -951,6 +951,77 @@ async fn rejected_mutations_change_nothing_and_are_remembered() {
     assert_eq!(count(&app, &applied_sql).await, applied_before);
 }
 
+/// A write that fails in the database (a duplicate id, a deal for a contact that does not
+/// exist) spoils its group's optimistic run: the group runs again write by write, so the
+/// failure is rejected alone and every other write of the group applies exactly once.
+#[tokio::test]
+async fn a_write_failing_in_the_database_is_rejected_alone_across_groups() {
+    let app = TestApp::spawn().await;
+    let ann = app.user("ann@example.com").await;
+    let org = app.org(&ann, "Acme Realty").await;
+    let laptop = app.device_login("ann@example.com", "laptop").await;
+    let twice = uuid::Uuid::now_v7();
+    let missing = uuid::Uuid::now_v7();
+    // 120 mutations over three groups; failures in the first and the third.
+    let mut failing = BTreeSet::new();
+    let batch: Vec<Value> = (1..=120)
+        .map(|i| {
+            let m = match i {
+                10 | 20 => json!({"type": "createContact", "args": {"id": twice, "name": format!("Twice {i}")}}),
+                105 => json!({"type": "createDeal", "args": {"title": "Orphan", "value_cents": 1, "contact_id": missing}}),
+                _ => json!({"type": "createContact", "args": {"name": format!("Contact {i}")}}),
+            };
+            if matches!(i, 20 | 105) {
+                failing.insert(i);
+            }
+            item(i, m)
+        })
+        .collect();
+    let results = push_ok(&app, &org, &laptop.user.token, batch.clone()).await;
+    assert_eq!(results.len(), 120);
+    for (i, r) in results.iter().enumerate() {
+        let seq = i as i64 + 1;
+        assert_eq!(r["client_seq"], seq, "{r}");
+        let expected = if failing.contains(&seq) {
+            "rejected"
+        } else {
+            "applied"
+        };
+        assert_eq!(r["status"], expected, "{r}");
+    }
+    let contacts = format!("SELECT count(*) FROM contacts WHERE organization_id = '{org}'");
+    let deals = format!("SELECT count(*) FROM deals WHERE organization_id = '{org}'");
+    let audits = format!(
+        "SELECT count(*) FROM audit_log WHERE organization_id = '{org}' AND device_id IS NOT NULL"
+    );
+    let recorded =
+        format!("SELECT count(*) FROM applied_mutations WHERE organization_id = '{org}'");
+    assert_eq!(count(&app, &contacts).await, 118, "every contact once");
+    assert_eq!(count(&app, &deals).await, 0, "the orphan deal is not there");
+    assert_eq!(
+        count(&app, &audits).await,
+        118,
+        "one audit row per applied write"
+    );
+    assert_eq!(
+        count(&app, &recorded).await,
+        120,
+        "every answer is remembered"
+    );
+
+    // The whole batch again: the same answers, nothing changed.
+    let before = app.fingerprint(&org).await;
+    let seq_before = counter(&app, &org).await;
+    let again = push_ok(&app, &org, &laptop.user.token, batch).await;
+    assert_eq!(
+        again, results,
+        "a replay answers what the first run answered"
+    );
+    assert_eq!(app.fingerprint(&org).await, before);
+    assert_eq!(counter(&app, &org).await, seq_before);
+    assert_eq!(count(&app, &audits).await, 118);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. Realtime: a member's write reaches the organization's connected clients at once.
 

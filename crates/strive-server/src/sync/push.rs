@@ -92,41 +92,62 @@ pub async fn push(
     let mut results: Vec<PushResult> = Vec::with_capacity(body.mutations.len());
     // A client_seq sent twice in one batch answers what its first run answered.
     let mut answered: HashMap<i64, usize> = HashMap::new();
-    let mut items = body.mutations.into_iter().peekable();
-    let mut first_group = true;
-    while items.peek().is_some() {
-        if !first_group {
+    for (i, group) in body.mutations.chunks(guard::BATCH_GROUP).enumerate() {
+        if i > 0 {
             batch.next_group().await?;
         }
-        first_group = false;
-        let group: Vec<PushItem> = items.by_ref().take(guard::BATCH_GROUP).collect();
-        let seqs = group.iter().map(|m| m.client_seq).collect();
-        let mut prior = claim(&mut batch, device, seqs).await?;
-        for item in group {
-            let seq = item.client_seq;
-            if let Some(&i) = answered.get(&seq) {
-                results.push(results[i].clone());
-                continue;
+        let done = results.len();
+        let mut outcome = run_group(&mut batch, device, group, &mut results, &mut answered).await;
+        if matches!(outcome, Ok(false)) {
+            // A write failed outside a savepoint: the group again, each write in its own.
+            results.truncate(done);
+            answered.retain(|_, at| *at < done);
+            batch.retry_group_carefully().await?;
+            outcome = run_group(&mut batch, device, group, &mut results, &mut answered).await;
+            if matches!(outcome, Ok(false)) {
+                outcome = Err(ApiError::Internal(anyhow::anyhow!(
+                    "a pushed group failed outside its writes' savepoints"
+                )));
             }
-            let result = match prior.remove(&seq) {
-                Some(previous) => previous,
-                None => match run_one(&mut batch, device, item).await {
-                    Ok(result) => result,
-                    Err(e) => {
-                        // Our fault, not the mutation's: keep what is done; the device retries
-                        // the rest.
-                        batch.commit().await?;
-                        return Err(e);
-                    }
-                },
-            };
-            answered.insert(seq, results.len());
-            results.push(result);
+        }
+        if let Err(e) = outcome {
+            // Our fault, not the mutations': keep what is done; the device retries the rest.
+            batch.commit().await?;
+            return Err(e);
         }
     }
     record_push(&mut batch, device, body.pending).await?;
     batch.commit().await?;
     Ok(Json(PushResponse { results }))
+}
+
+/// Runs one group's mutations, appending their answers; `false` when the group is spoiled.
+async fn run_group(
+    batch: &mut guard::Batch,
+    device: DeviceId,
+    group: &[PushItem],
+    results: &mut Vec<PushResult>,
+    answered: &mut HashMap<i64, usize>,
+) -> ApiResult<bool> {
+    let seqs = group.iter().map(|m| m.client_seq).collect();
+    let mut prior = claim(batch, device, seqs).await?;
+    for item in group {
+        let seq = item.client_seq;
+        if let Some(&i) = answered.get(&seq) {
+            results.push(results[i].clone());
+            continue;
+        }
+        let result = match prior.remove(&seq) {
+            Some(previous) => previous,
+            None => match run_one(batch, device, item).await? {
+                Some(result) => result,
+                None => return Ok(false),
+            },
+        };
+        answered.insert(seq, results.len());
+        results.push(result);
+    }
+    Ok(true)
 }
 
 /// Takes the device's push lock for the group's transaction (a retry arriving while the first
@@ -164,13 +185,14 @@ async fn claim(
         .await
 }
 
+/// One mutation's answer; `None` when it failed outside a savepoint (the group is spoiled).
 async fn run_one(
     batch: &mut guard::Batch,
     device: DeviceId,
-    item: PushItem,
-) -> ApiResult<PushResult> {
+    item: &PushItem,
+) -> ApiResult<Option<PushResult>> {
     let seq = item.client_seq;
-    let outcome = match serde_json::from_value::<Mutation>(item.mutation) {
+    let outcome = match Mutation::deserialize(&item.mutation) {
         Ok(m) => mutations::apply_for_device(batch, device, seq, m).await,
         Err(e) => Err(ApiError::Invalid(ValidationError::single(
             "mutation",
@@ -178,7 +200,8 @@ async fn run_one(
         ))),
     };
     match outcome {
-        Ok(result) => Ok(result),
+        Ok(result) => Ok(Some(result)),
+        Err(_) if batch.spoiled() => Ok(None),
         // Our fault or a moment's pause (the organization is moving), not the mutation's: stop
         // here; the device retries this one later.
         Err(e) if e.is_retryable() => Err(e),
@@ -194,7 +217,7 @@ async fn run_one(
                 replay,
                 serde_json::to_value(&rejected).unwrap_or(Value::Null),
             );
-            Ok(rejected)
+            Ok(Some(rejected))
         }
     }
 }
