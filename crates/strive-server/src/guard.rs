@@ -375,6 +375,71 @@ impl Batch {
         })
     }
 
+    /// Several writes of one kind in one statement, for an optimistic group only (see
+    /// [`Batch::is_optimistic`]): `f` writes them all and answers each one's result and audit
+    /// rows, in order; the writes were checked ([`Batch::check`]) and validated by the caller.
+    /// When `f` fails the group is spoiled.
+    pub fn mutate_many<'s, R: Serialize + Send + 's>(
+        &'s mut self,
+        ctx: Ctx,
+        replays: Vec<Replay>,
+        f: impl for<'b> FnOnce(
+                &'b mut PgConnection,
+                &'b Ctx,
+            ) -> BoxFuture<'b, ApiResult<Vec<(R, Vec<Audit>)>>>
+            + Send
+            + 's,
+    ) -> BoxFuture<'s, ApiResult<Vec<R>>> {
+        Box::pin(async move {
+            if self.careful {
+                return Err(ApiError::Internal(anyhow::anyhow!(
+                    "writes in one statement need an optimistic group"
+                )));
+            }
+            let tx = self.tx()?;
+            let written = async {
+                let outs = f(&mut *tx, &ctx).await?;
+                if outs.len() != replays.len() {
+                    return Err(ApiError::Internal(anyhow::anyhow!(
+                        "{} results for {} writes",
+                        outs.len(),
+                        replays.len()
+                    )));
+                }
+                let mut records = Vec::with_capacity(outs.len());
+                for ((out, audits), replay) in outs.iter().zip(replays) {
+                    let answer =
+                        serde_json::to_value(out).map_err(|e| ApiError::Internal(e.into()))?;
+                    records.push((audits.clone(), (replay, answer)));
+                }
+                Ok((outs, records))
+            }
+            .await;
+            match written {
+                Ok((outs, records)) => {
+                    for (audits, replay) in records {
+                        self.audits.add(&audits, Some(replay));
+                    }
+                    Ok(outs.into_iter().map(|(out, _)| out).collect())
+                }
+                Err(e) => {
+                    self.spoiled = true;
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    /// The checks of one write against the group's standing (tier, global role, org role).
+    pub fn check(&self, action: Action) -> ApiResult<Ctx> {
+        admit(&self.caller, self.org, action, self.standing.clone())
+    }
+
+    /// The group runs without savepoints (its writes may be combined).
+    pub fn is_optimistic(&self) -> bool {
+        !self.careful
+    }
+
     /// Records a refused write's answer for replays, with the group's other records.
     pub fn record_rejection(&mut self, replay: Replay, answer: serde_json::Value) {
         self.audits.add(&[], Some((replay, answer)));

@@ -109,6 +109,85 @@ pub async fn apply_for_device(
     Ok(result)
 }
 
+/// Consecutive `createContact`s of an optimistic pushed group, written with one statement (what
+/// the pipeline would do one by one, without a round trip each): each is checked and validated
+/// alone, and one that is refused answers its error and is left out. Answers in order; `None`
+/// when the statement failed, which spoils the group (it runs again one write at a time).
+pub async fn create_contacts_for_device(
+    batch: &mut guard::Batch,
+    device: DeviceId,
+    run: Vec<(i64, strive_domain::mutations::contacts::CreateContact)>,
+) -> ApiResult<Option<Vec<(i64, ApiResult<PushResult>)>>> {
+    let mut answers: Vec<(i64, Option<ApiError>)> = Vec::with_capacity(run.len());
+    let (mut news, mut replays, mut ctx) = (Vec::new(), Vec::new(), None);
+    for (seq, c) in run {
+        let m = Mutation::CreateContact(c);
+        let action = m.action();
+        let checked = batch
+            .check(action)
+            .and_then(|ctx| Ok((ctx, m.validate()?.into_inner())));
+        match checked {
+            Ok((checked_ctx, ValidMutation::CreateContact(new))) => {
+                news.push(new);
+                replays.push(guard::Replay {
+                    device,
+                    client_seq: seq,
+                    kind: action.name(),
+                });
+                ctx = Some(checked_ctx);
+                answers.push((seq, None));
+            }
+            Ok(_) => {
+                return Err(ApiError::Internal(anyhow::anyhow!(
+                    "a createContact validated as another mutation"
+                )))
+            }
+            Err(e) => answers.push((seq, Some(e))),
+        }
+    }
+    let mut applied = match ctx {
+        None => Vec::new(),
+        Some(ctx) => {
+            let seqs: Vec<i64> = replays.iter().map(|r| r.client_seq).collect();
+            let written = batch
+                .mutate_many(ctx, replays, move |tx, ctx| {
+                    Box::pin(async move {
+                        let created = contacts::insert_many(tx, ctx.org, ctx.user, &news).await?;
+                        created
+                            .into_iter()
+                            .zip(seqs)
+                            .map(|(contact, client_seq)| {
+                                let audit =
+                                    Audit::new("created", "contact", contact.id.0, &contact);
+                                let result = serde_json::to_value(Outcome::Contact(contact))
+                                    .map_err(|e| ApiError::Internal(e.into()))?;
+                                Ok((PushResult::Applied { client_seq, result }, vec![audit]))
+                            })
+                            .collect::<ApiResult<Vec<_>>>()
+                    })
+                })
+                .await;
+            match written {
+                Ok(results) => results,
+                Err(_) if batch.spoiled() => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    .into_iter();
+    let mut out = Vec::with_capacity(answers.len());
+    for (seq, refused) in answers {
+        let answer = match refused {
+            Some(e) => Err(e),
+            None => applied.next().ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!("no answer for a written contact"))
+            }),
+        };
+        out.push((seq, answer));
+    }
+    Ok(Some(out))
+}
+
 /// The row an update with a base number changes (such an update looks for conflicts).
 fn conflict_checked_row(m: &Mutation) -> Option<uuid::Uuid> {
     match m {

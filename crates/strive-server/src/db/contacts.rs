@@ -39,6 +39,58 @@ pub async fn insert(
     .await?)
 }
 
+/// [`insert`] for many contacts in one statement; answers them in the order given.
+pub async fn insert_many(
+    conn: &mut PgConnection,
+    org: OrgId,
+    by: UserId,
+    cs: &[NewContact],
+) -> ApiResult<Vec<Contact>> {
+    fn col<T>(cs: &[NewContact], f: impl Fn(&NewContact) -> T) -> Vec<T> {
+        cs.iter().map(f).collect()
+    }
+    let rows: Vec<Contact> = sqlx::query_as(
+        "INSERT INTO contacts (organization_id, id, name, email, phone, company, position,
+                               contact_type, status, notes, tags, assigned_to_id,
+                               next_follow_up_at, created_by)
+         SELECT $1, x.id, x.name, x.email, x.phone, x.company, x.position, x.contact_type,
+                x.status, x.notes, ARRAY(SELECT jsonb_array_elements_text(x.tags)),
+                x.assigned_to_id, x.next_follow_up_at, $14
+           FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                       $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::uuid[],
+                       $13::timestamptz[])
+                WITH ORDINALITY AS x(id, name, email, phone, company, position, contact_type,
+                                     status, notes, tags, assigned_to_id, next_follow_up_at, n)
+          ORDER BY x.n
+         RETURNING *",
+    )
+    .bind(org)
+    .bind(col(cs, |c| c.id.0))
+    .bind(col(cs, |c| c.name.clone()))
+    .bind(col(cs, |c| c.email.clone()))
+    .bind(col(cs, |c| c.phone.clone()))
+    .bind(col(cs, |c| c.company.clone()))
+    .bind(col(cs, |c| c.position.clone()))
+    .bind(col(cs, |c| c.contact_type.as_str()))
+    .bind(col(cs, |c| c.status.as_str()))
+    .bind(col(cs, |c| c.notes.clone()))
+    .bind(col(cs, |c| serde_json::json!(c.tags)))
+    .bind(col(cs, |c| c.assigned_to_id.map(|u| u.0)))
+    .bind(col(cs, |c| c.next_follow_up_at))
+    .bind(by)
+    .fetch_all(conn)
+    .await?;
+    let mut by_id: std::collections::HashMap<ContactId, Contact> =
+        rows.into_iter().map(|c| (c.id, c)).collect();
+    cs.iter()
+        .map(|c| {
+            by_id.remove(&c.id).ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!("contact {} not written", c.id.0))
+            })
+        })
+        .collect()
+}
+
 pub async fn get(conn: &mut PgConnection, org: OrgId, id: ContactId) -> ApiResult<Contact> {
     sqlx::query_as("SELECT * FROM contacts WHERE organization_id = $1 AND id = $2")
         .bind(org)

@@ -131,23 +131,120 @@ async fn run_group(
 ) -> ApiResult<bool> {
     let seqs = group.iter().map(|m| m.client_seq).collect();
     let mut prior = claim(batch, device, seqs).await?;
-    for item in group {
-        let seq = item.client_seq;
-        if let Some(&i) = answered.get(&seq) {
-            results.push(results[i].clone());
+    let mut parsed: Vec<Option<ApiResult<Mutation>>> =
+        group
+            .iter()
+            .map(|item| {
+                Some(Mutation::deserialize(&item.mutation).map_err(|e| {
+                    ApiError::Invalid(ValidationError::single("mutation", e.to_string()))
+                }))
+            })
+            .collect();
+    let mut i = 0;
+    while i < group.len() {
+        let seq = group[i].client_seq;
+        if let Some(&at) = answered.get(&seq) {
+            results.push(results[at].clone());
+            i += 1;
             continue;
         }
-        let result = match prior.remove(&seq) {
-            Some(previous) => previous,
-            None => match run_one(batch, device, item).await? {
-                Some(result) => result,
-                None => return Ok(false),
-            },
+        if let Some(previous) = prior.remove(&seq) {
+            answered.insert(seq, results.len());
+            results.push(previous);
+            i += 1;
+            continue;
+        }
+        let run = if batch.is_optimistic() {
+            new_contacts_from(group, &mut parsed, i, &prior, answered)
+        } else {
+            Vec::new()
         };
+        if run.len() > 1 {
+            let n = run.len();
+            let Some(answers) = mutations::create_contacts_for_device(batch, device, run).await?
+            else {
+                return Ok(false);
+            };
+            for (seq, answer) in answers {
+                let result = answer_or_rejection(batch, device, seq, answer)?;
+                answered.insert(seq, results.len());
+                results.push(result);
+            }
+            i += n;
+            continue;
+        }
+        // One at a time (a run of one is put back).
+        let mutation = match run.into_iter().next() {
+            Some((_, c)) => Ok(Mutation::CreateContact(c)),
+            None => parsed[i]
+                .take()
+                .unwrap_or_else(|| Err(ApiError::Internal(anyhow::anyhow!("mutation used twice")))),
+        };
+        let result = match mutation {
+            Ok(m) => mutations::apply_for_device(batch, device, seq, m).await,
+            Err(e) => Err(e),
+        };
+        if result.is_err() && batch.spoiled() {
+            return Ok(false);
+        }
+        let result = answer_or_rejection(batch, device, seq, result)?;
         answered.insert(seq, results.len());
         results.push(result);
+        i += 1;
     }
     Ok(true)
+}
+
+/// The `createContact`s from `start` on that can go together: consecutive, new (neither
+/// answered before nor repeated in the run). Taken out of `parsed`.
+fn new_contacts_from(
+    group: &[PushItem],
+    parsed: &mut [Option<ApiResult<Mutation>>],
+    start: usize,
+    prior: &HashMap<i64, PushResult>,
+    answered: &HashMap<i64, usize>,
+) -> Vec<(i64, strive_domain::mutations::contacts::CreateContact)> {
+    let mut seen = std::collections::HashSet::new();
+    let mut run = Vec::new();
+    for (item, slot) in group[start..].iter().zip(&mut parsed[start..]) {
+        let seq = item.client_seq;
+        let fresh = !prior.contains_key(&seq) && !answered.contains_key(&seq) && seen.insert(seq);
+        if !fresh || !matches!(slot, Some(Ok(Mutation::CreateContact(_)))) {
+            break;
+        }
+        if let Some(Ok(Mutation::CreateContact(c))) = slot.take() {
+            run.push((seq, c));
+        }
+    }
+    run
+}
+
+/// A mutation's answer: what it did, or why it was refused (remembered, so a replay answers
+/// the same). Our fault or a moment's pause (the organization is moving) is not the mutation's:
+/// that stops the push here, and the device retries this one later.
+fn answer_or_rejection(
+    batch: &mut guard::Batch,
+    device: DeviceId,
+    seq: i64,
+    answer: ApiResult<PushResult>,
+) -> ApiResult<PushResult> {
+    match answer {
+        Ok(result) => Ok(result),
+        Err(e) if e.is_retryable() => Err(e),
+        Err(e) => {
+            let rejected = rejection(seq, &e);
+            let replay = guard::Replay {
+                device,
+                client_seq: seq,
+                kind: "rejected".into(),
+            };
+            batch.record_rejection(
+                replay,
+                serde_json::to_value(&rejected).unwrap_or(Value::Null),
+            );
+            Ok(rejected)
+        }
+    }
 }
 
 /// Takes the device's push lock for the group's transaction (a retry arriving while the first
@@ -167,6 +264,19 @@ async fn claim(
                 .bind(device)
                 .execute(&mut *tx)
                 .await?;
+                // Devices number their mutations upwards, so a group usually starts after the
+                // device's last record: one index probe says so.
+                let last: Option<i64> = sqlx::query_scalar(
+                    "SELECT max(client_seq) FROM applied_mutations
+                      WHERE organization_id = $1 AND device_id = $2",
+                )
+                .bind(org)
+                .bind(device)
+                .fetch_one(&mut *tx)
+                .await?;
+                if last.is_none_or(|last| seqs.iter().all(|s| *s > last)) {
+                    return Ok(HashMap::new());
+                }
                 let rows: Vec<(i64, Value)> = sqlx::query_as(
                     "SELECT client_seq, outcome FROM applied_mutations
                       WHERE organization_id = $1 AND device_id = $2 AND client_seq = ANY($3)",
@@ -183,43 +293,6 @@ async fn claim(
             })
         })
         .await
-}
-
-/// One mutation's answer; `None` when it failed outside a savepoint (the group is spoiled).
-async fn run_one(
-    batch: &mut guard::Batch,
-    device: DeviceId,
-    item: &PushItem,
-) -> ApiResult<Option<PushResult>> {
-    let seq = item.client_seq;
-    let outcome = match Mutation::deserialize(&item.mutation) {
-        Ok(m) => mutations::apply_for_device(batch, device, seq, m).await,
-        Err(e) => Err(ApiError::Invalid(ValidationError::single(
-            "mutation",
-            e.to_string(),
-        ))),
-    };
-    match outcome {
-        Ok(result) => Ok(Some(result)),
-        Err(_) if batch.spoiled() => Ok(None),
-        // Our fault or a moment's pause (the organization is moving), not the mutation's: stop
-        // here; the device retries this one later.
-        Err(e) if e.is_retryable() => Err(e),
-        Err(e) => {
-            let rejected = rejection(seq, &e);
-            // Remembered, so a replay answers the same.
-            let replay = guard::Replay {
-                device,
-                client_seq: seq,
-                kind: "rejected".into(),
-            };
-            batch.record_rejection(
-                replay,
-                serde_json::to_value(&rejected).unwrap_or(Value::Null),
-            );
-            Ok(Some(rejected))
-        }
-    }
 }
 
 fn rejection(client_seq: i64, e: &ApiError) -> PushResult {
