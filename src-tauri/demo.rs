@@ -141,7 +141,7 @@ pub async fn seed(settings: Settings) -> Result<()> {
 fn documents(replica: &mut strive_replica::Replica, loops: &[LoopId]) -> Result<()> {
     use strive_domain::documents::ReviewDecision;
     use strive_domain::mutations::documents::ReviewDocument;
-    use strive_replica::vault::NewDocument;
+    use strive_replica::vault::{NewDocument, Source};
     let files: [(usize, &str, DocumentType, &str); 5] = [
         (
             0,
@@ -181,7 +181,7 @@ fn documents(replica: &mut strive_replica::Replica, loops: &[LoopId]) -> Result<
         )?;
         let added = replica.add_document(NewDocument {
             loop_id: *loop_id,
-            path: &path,
+            source: Source::File(&path),
             name: None,
             document_type,
             document_id: None,

@@ -29,7 +29,7 @@ pub struct AppState {
     session: Mutex<Option<Active>>,
     pub connection: Mutex<Connection>,
     /// Files being received from the web view, by upload id.
-    pub uploads: Mutex<HashMap<String, crate::commands::documents::Staged>>,
+    pub uploads: Mutex<HashMap<String, crate::commands::documents::Receiving>>,
 }
 
 /// A signed-in, unlocked account.

@@ -11,7 +11,7 @@ use strive_domain::mutations::contacts::CreateContact;
 use strive_domain::mutations::loops::CreateLoop;
 use strive_domain::mutations::Mutation;
 use strive_domain::{ContactId, DocumentType, LoopId, TransactionType};
-use strive_replica::vault::NewDocument;
+use strive_replica::vault::{NewDocument, Source};
 use strive_testkit::TestServer;
 
 /// Files under `dir` (recursively) that contain `needle`.
@@ -98,7 +98,7 @@ async fn nothing_readable_in_the_devices_files() {
         .replica
         .add_document(NewDocument {
             loop_id,
-            path: &path,
+            source: Source::File(&path),
             name: None,
             document_type: DocumentType::Contract,
             document_id: None,

@@ -4,9 +4,11 @@
 //! and ids across.
 //!
 //! Uploads come from the web view's file picker or a drop, in chunks (so the UI can show
-//! progress): `upload_begin` stages them in a private temporary file (0600 in a 0700 directory,
-//! deleted when done or abandoned), `upload_chunk` appends raw bytes, `upload_finish` hands the
-//! file to the replica, which checks and encrypts it into the vault and queues its upload. The
+//! progress): `upload_begin` starts a staged file (strive-replica's [`Staged`]: encrypted as it
+//! arrives under a key held only in memory, in a private temporary file deleted when done or
+//! abandoned, so no plaintext reaches the disk even if the app dies halfway), `upload_chunk`
+//! appends raw bytes, `upload_finish` hands it to the replica, which checks it and encrypts it
+//! into the vault under the document's own key and queues its upload. The
 //! viewer gets a version's decrypted bytes as the command's answer: the web view never learns a
 //! path, and nothing decrypted is written to disk for it.
 
@@ -15,14 +17,13 @@ use crate::error::{AppError, AppResult};
 use crate::state::{lock, AppState};
 use crate::watcher::{self, WatchSetting};
 use serde::Serialize;
-use std::io::Write;
 use strive_domain::documents::{check_size, ReviewDecision, DEFAULT_MAX_DOCUMENT_BYTES};
 use strive_domain::entities::{DocumentVersion, ReviewItem};
 use strive_domain::mutations::documents::ReviewDocument;
 use strive_domain::mutations::{Delete, Mutation};
 use strive_domain::{DocumentId, DocumentStatus, DocumentType, LoopId, VersionId};
 use strive_replica::read::DocumentRow;
-use strive_replica::vault::NewDocument;
+use strive_replica::vault::{NewDocument, Source, Staged};
 use tauri::ipc::{InvokeBody, Request, Response};
 use tauri::{AppHandle, State};
 
@@ -37,12 +38,10 @@ pub fn max_bytes() -> u64 {
 }
 
 /// A file being received from the web view.
-pub struct Staged {
+pub struct Receiving {
     name: String,
     size: u64,
-    received: u64,
-    file: tempfile::NamedTempFile,
-    _dir: tempfile::TempDir,
+    staged: Staged,
 }
 
 #[tauri::command]
@@ -80,31 +79,10 @@ pub async fn upload_begin(
 ) -> AppResult<String> {
     state.replica()?;
     check_size(size, max_bytes()).map_err(|e| AppError::new("rejected", e.to_string()))?;
-    let dir = tempfile::Builder::new()
-        .prefix("strive-upload-")
-        .tempdir()
-        .map_err(AppError::internal)?;
-    restrict(dir.path(), 0o700)?;
-    // NamedTempFile is created 0600.
-    let file = tempfile::NamedTempFile::new_in(dir.path()).map_err(AppError::internal)?;
+    let staged = Staged::new().map_err(AppError::internal)?;
     let id = uuid::Uuid::now_v7().to_string();
-    lock(&state.uploads).insert(
-        id.clone(),
-        Staged {
-            name,
-            size,
-            received: 0,
-            file,
-            _dir: dir,
-        },
-    );
+    lock(&state.uploads).insert(id.clone(), Receiving { name, size, staged });
     Ok(id)
-}
-
-fn restrict(path: &std::path::Path, mode: u32) -> AppResult<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(AppError::internal)
 }
 
 fn unknown_upload() -> AppError {
@@ -127,17 +105,16 @@ pub async fn upload_chunk(state: State<'_, AppState>, request: Request<'_>) -> A
         .and_then(|v| v.to_str().ok())
         .ok_or_else(unknown_upload)?;
     let mut uploads = lock(&state.uploads);
-    let staged = uploads.get_mut(id).ok_or_else(unknown_upload)?;
-    let received = staged.received + bytes.len() as u64;
-    if received > staged.size {
+    let upload = uploads.get_mut(id).ok_or_else(unknown_upload)?;
+    let received = upload.staged.len() + bytes.len() as u64;
+    if received > upload.size {
         uploads.remove(id);
         return Err(AppError::new(
             "invalid",
             "The file changed while it was being added; add it again",
         ));
     }
-    staged.file.write_all(bytes).map_err(AppError::internal)?;
-    staged.received = received;
+    upload.staged.write(bytes).map_err(AppError::internal)?;
     Ok(received)
 }
 
@@ -160,27 +137,27 @@ pub async fn upload_finish(
     document_type: DocumentType,
     version_of: Option<DocumentId>,
 ) -> AppResult<UploadedView> {
-    let mut staged = lock(&state.uploads)
+    let mut upload = lock(&state.uploads)
         .remove(&upload)
         .ok_or_else(unknown_upload)?;
-    if staged.received != staged.size {
+    if upload.staged.len() != upload.size {
         return Err(AppError::new(
             "invalid",
             "The file did not arrive whole; add it again",
         ));
     }
-    staged.file.flush().map_err(AppError::internal)?;
+    upload.staged.finish().map_err(AppError::internal)?;
     let added = state
         .with_replica(move |r| {
             let added = r.add_document(NewDocument {
                 loop_id,
-                path: staged.file.path(),
-                name: Some(staged.name.clone()),
+                source: Source::Staged(&upload.staged),
+                name: Some(upload.name.clone()),
                 document_type,
                 document_id: version_of,
                 max_bytes: max_bytes(),
             })?;
-            drop(staged);
+            drop(upload);
             Ok(added)
         })
         .await?;

@@ -12,7 +12,7 @@ use serde_json::json;
 use std::io::Write;
 use std::time::{Duration, Instant};
 use strive_domain::{DeviceId, DocumentType, GlobalRole, LoopId, OrgId, UserId};
-use strive_replica::vault::NewDocument;
+use strive_replica::vault::{NewDocument, Source};
 use strive_replica::{transfer, Keychain, Replica, Session};
 
 /// Peak resident memory (VmHWM) of this process, in MiB.
@@ -157,7 +157,7 @@ pub async fn run(megabytes: u64) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let added = replica.add_document(NewDocument {
         loop_id,
-        path: &src,
+        source: Source::File(&src),
         name: None,
         document_type: DocumentType::Inspection,
         document_id: None,

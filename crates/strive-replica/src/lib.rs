@@ -19,6 +19,7 @@ pub mod push;
 pub mod read;
 mod schema;
 pub mod signin;
+pub mod staging;
 pub mod status;
 pub mod time;
 pub mod transfer;

@@ -10,13 +10,13 @@
 use crate::error::ReplicaError;
 use crate::mutate::MutateError;
 use crate::open::Replica;
+pub use crate::staging::{sniff_file, Source, Staged};
 use rusqlite::{params, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use strive_crypto::{CryptoError, DataKey, EncryptWriter};
-use strive_domain::documents::{check_size, sniff, DocumentKind, DocumentRejection};
-use strive_domain::documents::{SNIFF_HEAD, SNIFF_TAIL};
+use strive_domain::documents::{check_size, DocumentKind, DocumentRejection};
 use strive_domain::mutations::documents::{Secret, UploadDocument};
 use strive_domain::mutations::Mutation;
 use strive_domain::permissions::Action;
@@ -58,7 +58,7 @@ impl From<rusqlite::Error> for DocumentError {
 /// A file to add as a document (or as a new version of one).
 pub struct NewDocument<'a> {
     pub loop_id: LoopId,
-    pub path: &'a Path,
+    pub source: Source<'a>,
     /// The name people see; the file's own name when `None`.
     pub name: Option<String>,
     pub document_type: DocumentType,
@@ -136,19 +136,6 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-/// The head and tail of a file, for content sniffing.
-pub fn sniff_file(path: &Path) -> Result<DocumentKind, DocumentError> {
-    let mut f = std::fs::File::open(path)?;
-    let len = f.metadata()?.len();
-    let mut head = vec![0u8; SNIFF_HEAD.min(len as usize)];
-    f.read_exact(&mut head)?;
-    let tail_len = SNIFF_TAIL.min(len as usize);
-    let mut tail = vec![0u8; tail_len];
-    f.seek(SeekFrom::Start(len - tail_len as u64))?;
-    f.read_exact(&mut tail)?;
-    sniff(&head, &tail).map_err(DocumentError::Rejected)
-}
-
 /// The SHA-256 of a file's content, hex.
 pub fn file_sha256(path: &Path) -> std::io::Result<String> {
     let mut h = Hashing::new(std::io::sink());
@@ -185,19 +172,11 @@ impl Replica {
         extra: impl FnOnce(&Transaction<'_>, &Added) -> Result<(), MutateError>,
     ) -> Result<Added, DocumentError> {
         self.may(Action::UploadDocument)?;
-        let meta = std::fs::metadata(d.path)?;
-        if !meta.is_file() {
-            return Err(DocumentError::NotFound("File"));
-        }
-        check_size(meta.len(), d.max_bytes).map_err(DocumentError::Rejected)?;
-        let kind = sniff_file(d.path)?;
+        check_size(d.source.len()?, d.max_bytes).map_err(DocumentError::Rejected)?;
+        let kind = d.source.kind()?;
         let name = match d.name {
             Some(n) => n,
-            None => d
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            None => d.source.file_name().unwrap_or_default(),
         };
         let version_id = VersionId::new();
         let document_id = d.document_id.unwrap_or_default();
@@ -205,7 +184,7 @@ impl Replica {
         let dir = self.vault_dir()?;
         let file = dir.join(format!("{version_id}.sdoc"));
         let tmp = dir.join(format!("{version_id}.tmp"));
-        let sealed = seal_file(&key, d.path, &tmp);
+        let sealed = d.source.open().and_then(|src| seal_file(&key, src, &tmp));
         let (size, ciphertext_size, sha) = match sealed {
             Ok(v) => v,
             Err(e) => {
@@ -483,14 +462,17 @@ impl Replica {
 /// Encrypts `src` into `dest`; returns (plaintext size, ciphertext size, ciphertext SHA-256).
 /// Streams: memory does not grow with the file. Two threads: this one reads and encrypts while
 /// another hashes and writes what it encrypted (a few 1 MiB buffers in flight).
-fn seal_file(key: &DataKey, src: &Path, dest: &Path) -> Result<(u64, u64, String), DocumentError> {
+fn seal_file(
+    key: &DataKey,
+    mut reader: impl Read,
+    dest: &Path,
+) -> Result<(u64, u64, String), DocumentError> {
     use std::os::unix::fs::OpenOptionsExt;
     let out = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(dest)?;
-    let mut reader = BufReader::with_capacity(1 << 20, std::fs::File::open(src)?);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
     std::thread::scope(|scope| {
         let writer = scope.spawn(move || -> std::io::Result<String> {

@@ -9,7 +9,7 @@
 //! is found again, recognized by its record, and only moved: nothing is imported twice.
 
 use crate::open::Replica;
-use crate::vault::{file_sha256, DocumentError, NewDocument};
+use crate::vault::{file_sha256, DocumentError, NewDocument, Source};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use rusqlite::{params, OptionalExtension};
 use std::collections::HashMap;
@@ -242,7 +242,7 @@ fn take(
         .optional()?;
     let doc = NewDocument {
         loop_id,
-        path,
+        source: Source::File(path),
         name: Some(name.clone()),
         document_type: options.document_type,
         document_id: existing.and_then(|s| s.parse::<DocumentId>().ok()),

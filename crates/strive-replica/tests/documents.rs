@@ -12,7 +12,7 @@ use strive_domain::mutations::documents::ReviewDocument;
 use strive_domain::mutations::{Delete, Mutation};
 use strive_domain::{DocumentId, DocumentStatus, DocumentType, LoopId, OrgId};
 use strive_replica::transfer;
-use strive_replica::vault::{DocumentError, NewDocument};
+use strive_replica::vault::{DocumentError, NewDocument, Source};
 use strive_replica::MutateError;
 use support::{Device, TestServer};
 
@@ -117,7 +117,7 @@ fn add(
     d.replica
         .add_document(NewDocument {
             loop_id: w.loop_id,
-            path,
+            source: Source::File(path),
             name: None,
             document_type: DocumentType::Contract,
             document_id: doc,
@@ -274,7 +274,7 @@ async fn a_loop_created_offline_and_its_document_sync_in_one_round() {
         .replica
         .add_document(NewDocument {
             loop_id,
-            path: &path,
+            source: Source::File(&path),
             name: None,
             document_type: DocumentType::Contract,
             document_id: None,
@@ -350,7 +350,7 @@ async fn refused_files_queue_nothing_and_refused_uploads_roll_back() {
         .replica
         .add_document(NewDocument {
             loop_id: w.loop_id,
-            path: &elf,
+            source: Source::File(&elf),
             name: None,
             document_type: DocumentType::Contract,
             document_id: None,
@@ -369,7 +369,7 @@ async fn refused_files_queue_nothing_and_refused_uploads_roll_back() {
         .replica
         .add_document(NewDocument {
             loop_id: w.loop_id,
-            path: &big,
+            source: Source::File(&big),
             name: None,
             document_type: DocumentType::Contract,
             document_id: None,

@@ -17,7 +17,7 @@ use strive_domain::mutations::documents::ReviewDocument;
 use strive_domain::mutations::{Delete, Mutation};
 use strive_domain::{DocumentId, DocumentStatus, DocumentType, LoopId};
 use strive_replica::engine::{self, EngineOptions, SyncEvent};
-use strive_replica::vault::NewDocument;
+use strive_replica::vault::{NewDocument, Source};
 use strive_replica::watch::{watch as watch_folder, WatchEvent, WatchOptions};
 
 #[derive(Subcommand)]
@@ -128,7 +128,7 @@ pub async fn run(ctx: &Ctx, c: Docs) -> Result<()> {
             let document_id = version_of.map(|v| doc_id(&local, &v)).transpose()?;
             let added = local.replica.add_document(NewDocument {
                 loop_id,
-                path: &file,
+                source: Source::File(&file),
                 name,
                 document_type,
                 document_id,
