@@ -75,6 +75,25 @@ async fn sign_up_work_offline_and_sync_in_the_real_window() {
     }
     d.text("No documents yet").await;
     d.shot("loop").await;
+
+    // A document through the file picker: staged encrypted as it arrives, sealed into the
+    // vault, uploaded by the sync task and recorded on the server.
+    let report = home.path().join("inspection-report.pdf");
+    std::fs::write(
+        &report,
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n\
+          2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n\
+          trailer << /Root 1 0 R >>\n%%EOF\n",
+    )
+    .expect("a PDF to add");
+    d.pick_file("[data-testid=document-picker]", &report).await;
+    d.text("Added inspection-report.pdf").await;
+    server
+        .eventually(
+            "SELECT count(*) FROM documents WHERE original_name = 'inspection-report.pdf'",
+            1,
+        )
+        .await;
     server
         .eventually(
             "SELECT count(*) FROM transaction_tasks t JOIN transaction_loops l

@@ -243,6 +243,27 @@ impl Driver {
         e.send_keys(value).await.expect("type");
     }
 
+    /// Picks `file` in the file input `css` (hidden behind its button, as pickers are: shown
+    /// for the moment WebDriver types the path into it).
+    pub async fn pick_file(&self, css: &str, file: &Path) {
+        step(&format!("pick {} in {css}", file.display()));
+        let show = format!("document.querySelector('{css}').hidden = arguments[0]");
+        self.client
+            .execute(&show, vec![false.into()])
+            .await
+            .expect("show the picker");
+        let input = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .expect("the picker");
+        input
+            .send_keys(&file.to_string_lossy())
+            .await
+            .expect("pick the file");
+        let _ = self.client.execute(&show, vec![true.into()]).await;
+    }
+
     /// Saves what the window shows now as target/screenshots/window-NAME.png.
     pub async fn shot(&self, name: &str) -> PathBuf {
         // Let the page paint what the test just saw in its DOM (two frames, then a moment:

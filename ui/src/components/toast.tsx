@@ -8,7 +8,8 @@ export function ToastProvider({ children }: { children: ReactNode }) {
   const [toasts, setToasts] = useState<Toast[]>([]);
   const push = useCallback((text: string, tone: "ok" | "error" = "ok") => {
     const id = Date.now() + Math.random();
-    setToasts((t) => [...t, { id, text, tone }]);
+    // The newest few: a burst of confirmations must not cover the screen.
+    setToasts((t) => [...t, { id, text, tone }].slice(-3));
     setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), 5000);
   }, []);
   return (
