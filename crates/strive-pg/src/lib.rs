@@ -60,11 +60,32 @@ impl Database {
 
     /// URL of the server's maintenance database, as its owner/superuser.
     pub fn admin_url(&self) -> String {
+        self.url_for("postgres")
+    }
+
+    /// [`Database::admin_url`] with its database swapped for `database`; an external URL keeps
+    /// its user, host and parameters.
+    pub fn url_for(&self, database: &str) -> String {
         match self {
-            Database::External { url } => url.clone(),
-            Database::Private(c) => c.url(SUPERUSER, "postgres"),
+            Database::Private(c) => c.url(SUPERUSER, database),
+            Database::External { url } if database == "postgres" => url.clone(),
+            Database::External { url } => with_database(url, database),
         }
     }
+}
+
+/// `url` (`postgres://authority[/database][?params]`) naming `database` instead.
+fn with_database(url: &str, database: &str) -> String {
+    let (head, query) = match url.find('?') {
+        Some(q) => url.split_at(q),
+        None => (url, ""),
+    };
+    let authority_start = head.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match head[authority_start..].find('/') {
+        Some(slash) => &head[..authority_start + slash],
+        None => head,
+    };
+    format!("{base}/{database}{query}")
 }
 
 /// A PostgreSQL cluster this process started. Stopped on drop.
@@ -225,9 +246,29 @@ impl PrivateCluster {
         &self.data_dir
     }
 
-    /// A connection URL for `user` on `database` over loopback TCP.
+    /// A connection URL for `user` on `database`, through the cluster's Unix socket (in its data
+    /// directory): a server beside its embedded database saves the TCP stack on every round
+    /// trip, and a push makes thousands. Loopback TCP when the socket's path is too long for one.
     pub fn url(&self, user: &str, database: &str) -> String {
-        format!("postgres://{user}@127.0.0.1:{}/{database}", self.port)
+        let dir = self.data_dir.to_string_lossy();
+        let socket_path_len = dir.len() + format!("/.s.PGSQL.{}", self.port).len();
+        if socket_path_len >= 100 {
+            return format!("postgres://{user}@127.0.0.1:{}/{database}", self.port);
+        }
+        // Query values are form-decoded: `+` would become a space.
+        let mut host = String::with_capacity(dir.len());
+        for c in dir.chars() {
+            match c {
+                '%' | ' ' | '&' | '#' | '?' | '+' | '=' => {
+                    host.push_str(&format!("%{:02X}", c as u32))
+                }
+                c => host.push(c),
+            }
+        }
+        format!(
+            "postgres://{user}@localhost/{database}?host={host}&port={}",
+            self.port
+        )
     }
 
     fn run(&self, tool: &'static str, args: &[&str]) -> Result<String, PgError> {
@@ -315,6 +356,48 @@ fn chown_to_postgres(path: &Path) -> Result<(), PgError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_names_another_database_and_keeps_the_rest() {
+        for (url, want) in [
+            (
+                "postgres://u:p@db.example:6543/app",
+                "postgres://u:p@db.example:6543/other",
+            ),
+            (
+                "postgres://u@h/app?sslmode=require",
+                "postgres://u@h/other?sslmode=require",
+            ),
+            ("postgres://u@h", "postgres://u@h/other"),
+            (
+                "postgres://u@localhost/app?host=/var/run/pg&port=5433",
+                "postgres://u@localhost/other?host=/var/run/pg&port=5433",
+            ),
+        ] {
+            let db = Database::External { url: url.into() };
+            assert_eq!(db.url_for("other"), want);
+        }
+    }
+
+    #[test]
+    fn a_private_cluster_is_reached_through_its_socket() {
+        let cluster = PrivateCluster::throwaway().expect("cluster starts");
+        let url = cluster.url(SUPERUSER, "postgres");
+        assert!(url.contains("?host=/"), "{url}");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let one: i32 = rt.block_on(async {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&url).await.expect("connects");
+            sqlx::query_scalar("SELECT 1")
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
+        });
+        assert_eq!(one, 1);
+    }
 
     #[test]
     fn throwaway_cluster_accepts_connections_and_is_removed_on_drop() {

@@ -58,11 +58,7 @@ impl TestServer {
             .execute(&mut conn)
             .await
             .expect("create database");
-        let admin = db.admin_url();
-        let owner_url = format!(
-            "{}/{name}",
-            &admin[..admin.rfind('/').unwrap_or(admin.len())]
-        );
+        let owner_url = db.url_for(&name);
         let data = tempfile::tempdir().expect("temp dir");
         let mut config = Config::new(
             "127.0.0.1:0".parse().expect("loopback address"),

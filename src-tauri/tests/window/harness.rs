@@ -62,11 +62,7 @@ impl Server {
             .execute(&mut conn)
             .await
             .expect("create database");
-        let admin = db.admin_url();
-        let owner_url = format!(
-            "{}/{name}",
-            &admin[..admin.rfind('/').unwrap_or(admin.len())]
-        );
+        let owner_url = db.url_for(&name);
         let port = free_port();
         let mut s = Server {
             base: format!("http://127.0.0.1:{port}"),

@@ -46,7 +46,7 @@ fn cluster() -> &'static Cluster {
                     .execute(&mut conn)
                     .await
                     .unwrap();
-                strive_server::db::migrate(&db_url(&db, &template))
+                strive_server::db::migrate(&db.url_for(&template))
                     .await
                     .expect("migrations apply");
             });
@@ -93,19 +93,6 @@ pub fn logs() -> String {
         .unwrap_or_default()
 }
 
-/// `admin_url` with its database swapped for `name`.
-fn db_url(db: &Database, name: &str) -> String {
-    let admin = db.admin_url();
-    match admin.rfind('/') {
-        Some(i) if !admin[i + 1..].contains('@') => {
-            let (base, rest) = admin.split_at(i + 1);
-            let query = rest.find('?').map(|q| &rest[q..]).unwrap_or("");
-            format!("{base}{name}{query}")
-        }
-        _ => format!("{admin}/{name}"),
-    }
-}
-
 /// A running server over its own fresh database.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -140,7 +127,7 @@ impl TestApp {
         .await
         .unwrap();
         conn.close().await.ok();
-        let admin_url = db_url(&cluster.db, &db_name);
+        let admin_url = cluster.db.url_for(&db_name);
         let data = tempfile::tempdir().unwrap();
         let mut config = Config::new("127.0.0.1:0".parse().unwrap(), data.path().to_path_buf());
         tweak(&mut config);
