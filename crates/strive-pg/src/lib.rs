@@ -248,11 +248,13 @@ impl PrivateCluster {
 
     /// A connection URL for `user` on `database`, through the cluster's Unix socket (in its data
     /// directory): a server beside its embedded database saves the TCP stack on every round
-    /// trip, and a push makes thousands. Loopback TCP when the socket's path is too long for one.
+    /// trip, and a push makes thousands. Loopback TCP when the socket's path is too long for one
+    /// or relative.
     pub fn url(&self, user: &str, database: &str) -> String {
         let dir = self.data_dir.to_string_lossy();
         let socket_path_len = dir.len() + format!("/.s.PGSQL.{}", self.port).len();
-        if socket_path_len >= 100 {
+        // A relative `host` would be taken for a host name.
+        if socket_path_len >= 100 || !self.data_dir.is_absolute() {
             return format!("postgres://{user}@127.0.0.1:{}/{database}", self.port);
         }
         // Query values are form-decoded: `+` would become a space.

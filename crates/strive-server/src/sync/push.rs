@@ -286,9 +286,20 @@ async fn claim(
                 .bind(&seqs)
                 .fetch_all(&mut *tx)
                 .await?;
+                // A record that cannot be read still means "done": never run it again.
                 Ok(rows
                     .into_iter()
-                    .filter_map(|(seq, v)| serde_json::from_value(v).ok().map(|r| (seq, r)))
+                    .map(|(seq, v)| {
+                        let answer = serde_json::from_value(v).unwrap_or(PushResult::Rejected {
+                            client_seq: seq,
+                            code: "unreadable_answer".into(),
+                            message: "This change was handled before, but its answer can no \
+                                      longer be read"
+                                .into(),
+                            fields: None,
+                        });
+                        (seq, answer)
+                    })
                     .collect())
             })
         })

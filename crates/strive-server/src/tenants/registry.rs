@@ -160,9 +160,16 @@ pub async fn add(
     if taken {
         return Err(RegistryError::NameTaken(name));
     }
+    // This machine by any name (a socket, localhost, a loopback address) is one place.
     let place = |o: &PgConnectOptions| {
+        let local = o.get_socket().is_some()
+            || matches!(o.get_host(), "localhost" | "127.0.0.1" | "::1" | "[::1]");
         (
-            o.get_host().to_string(),
+            if local {
+                "local".to_string()
+            } else {
+                o.get_host().to_string()
+            },
             o.get_port(),
             o.get_database().map(str::to_string),
         )

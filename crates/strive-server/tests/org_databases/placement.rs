@@ -237,6 +237,19 @@ async fn bad_registrations_and_placements_are_refused_and_change_nothing() {
         matches!(itself, Err(RegistryError::AlreadyRegistered(ref n)) if n == "default"),
         "{itself:?}"
     );
+    // The same database by another road (loopback TCP instead of the socket) is still itself.
+    let ctl = PgConnectOptions::from_str(&app.admin_url).unwrap();
+    let by_tcp = format!(
+        "postgres://{}@127.0.0.1:{}/{}",
+        ctl.get_username(),
+        ctl.get_port(),
+        ctl.get_database().unwrap_or_default()
+    );
+    let itself = registry::add(&app.admin_url, &by_tcp, Some("self-tcp"), None).await;
+    assert!(
+        matches!(itself, Err(RegistryError::AlreadyRegistered(ref n)) if n == "default"),
+        "{itself:?}"
+    );
     let fresh = crate::support::empty_database().await;
     for (name, want) in [
         ("default", "already registered"),
