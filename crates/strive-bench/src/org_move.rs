@@ -21,14 +21,8 @@ struct Write {
 pub async fn run(contacts: i64) -> anyhow::Result<()> {
     let bench = crate::setup::start().await?;
     let second = strive_pg::PrivateCluster::throwaway()?;
-    let mut maint = PgConnection::connect(&second.url(strive_pg::SUPERUSER, "postgres")).await?;
-    sqlx::query("CREATE DATABASE tenant")
-        .execute(&mut maint)
-        .await?;
-    sqlx::query("CREATE DATABASE scratch")
-        .execute(&mut maint)
-        .await?;
-    let b_url = second.url(strive_pg::SUPERUSER, "tenant");
+    let b_url = second.create_database("tenant").await?;
+    second.create_database("scratch").await?;
     strive_server::tenants::registry::add(&bench.admin_url, &b_url, Some("b"), None).await?;
 
     let mut owner = PgConnection::connect(&bench.admin_url).await?;

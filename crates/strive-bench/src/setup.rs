@@ -2,7 +2,6 @@
 //! signed-in owner of one organization.
 
 use serde_json::json;
-use sqlx::Connection;
 use strive_pg::PrivateCluster;
 use strive_server::{Config, Server};
 
@@ -29,12 +28,7 @@ pub async fn start() -> anyhow::Result<Bench> {
 /// [`start`] with the server's configuration adjusted first.
 pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> anyhow::Result<Bench> {
     let cluster = PrivateCluster::throwaway()?;
-    let mut conn =
-        sqlx::PgConnection::connect(&cluster.url(strive_pg::SUPERUSER, "postgres")).await?;
-    sqlx::query("CREATE DATABASE bench")
-        .execute(&mut conn)
-        .await?;
-    let admin_url = cluster.url(strive_pg::SUPERUSER, "bench");
+    let admin_url = cluster.create_database("bench").await?;
     let data = tempfile::tempdir()?;
     let mut config = Config::new("127.0.0.1:0".parse()?, data.path().into());
     tweak(&mut config);

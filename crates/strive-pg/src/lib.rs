@@ -29,6 +29,12 @@ pub enum PgError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{context}: {source}")]
+    Sql {
+        context: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
 }
 
 fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> PgError {
@@ -63,6 +69,12 @@ impl Database {
         self.url_for("postgres")
     }
 
+    /// Creates database `name` unless it exists; answers its URL ([`Database::url_for`]).
+    pub async fn create_database(&self, name: &str) -> Result<String, PgError> {
+        create_database(&self.admin_url(), name).await?;
+        Ok(self.url_for(name))
+    }
+
     /// [`Database::admin_url`] with its database swapped for `database`; an external URL keeps
     /// its user, host and parameters.
     pub fn url_for(&self, database: &str) -> String {
@@ -72,6 +84,35 @@ impl Database {
             Database::External { url } => with_database(url, database),
         }
     }
+}
+
+/// Creates database `name` (letters, digits and `_`) through the maintenance database at
+/// `admin_url`, unless it exists.
+async fn create_database(admin_url: &str, name: &str) -> Result<(), PgError> {
+    use sqlx::Connection;
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(PgError::Step {
+            step: "creating a database",
+            detail: format!("'{name}' is not a plain database name"),
+        });
+    }
+    let sql = |context| move |source| PgError::Sql { context, source };
+    let mut conn = sqlx::PgConnection::connect(admin_url)
+        .await
+        .map_err(sql("connecting to the maintenance database"))?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(sql("looking for the database"))?;
+    if !exists {
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .map_err(sql("creating the database"))?;
+    }
+    Ok(())
 }
 
 /// `url` (`postgres://authority[/database][?params]`) naming `database` instead.
@@ -244,6 +285,12 @@ impl PrivateCluster {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Creates database `name` unless it exists; answers the superuser's URL for it.
+    pub async fn create_database(&self, name: &str) -> Result<String, PgError> {
+        create_database(&self.url(SUPERUSER, "postgres"), name).await?;
+        Ok(self.url(SUPERUSER, name))
     }
 
     /// A connection URL for `user` on `database`, through the cluster's Unix socket (in its data

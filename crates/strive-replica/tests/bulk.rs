@@ -3,7 +3,6 @@
 
 mod support;
 
-use reqwest::Method;
 use serde_json::{json, Value};
 use strive_domain::OrgId;
 use strive_replica::pull;
@@ -31,26 +30,22 @@ async fn bulk_pages_fill_a_replica_exactly_as_ndjson_does() {
     let setup = server.device("ann@example.com", OrgId::new()).await;
     let org_id = server.create_org(&setup.token, "Acme Realty").await;
     for i in 0..30 {
-        let (s, _) = server
-            .call(
-                Method::POST,
+        server
+            .create(
+                &setup.token,
                 &format!("/v1/orgs/{org_id}/contacts"),
-                Some(&setup.token),
                 json!({"name": format!("Contact {i}"), "tags": ["lead", format!("t{i}")]}),
             )
             .await;
-        assert_eq!(s, 201);
     }
-    let (s, _) = server
-        .call(
-            Method::POST,
+    server
+        .create(
+            &setup.token,
             &format!("/v1/orgs/{org_id}/loops"),
-            Some(&setup.token),
             json!({"property_address": "12 Elm Street", "transaction_type": "PURCHASE_AGREEMENT",
                    "listing_price_cents": 45000000}),
         )
         .await;
-    assert_eq!(s, 201);
     // Values at the edges of each type, written as the owner (through the change-feed triggers).
     let o = org_id.0;
     server

@@ -2,7 +2,6 @@
 
 mod support;
 
-use reqwest::Method;
 use serde_json::json;
 use sqlx::Connection;
 use strive_domain::OrgId;
@@ -16,26 +15,22 @@ async fn a_fresh_replica_pulls_everything_and_then_only_what_changed() {
     let setup = server.device("ann@example.com", OrgId::new()).await;
     let org_id = server.create_org(&setup.token, "Acme Realty").await;
     for i in 0..25 {
-        let (s, _) = server
-            .call(
-                Method::POST,
+        server
+            .create(
+                &setup.token,
                 &format!("/v1/orgs/{org_id}/contacts"),
-                Some(&setup.token),
                 json!({"name": format!("Contact {i}")}),
             )
             .await;
-        assert_eq!(s, 201);
     }
-    let (s, _) = server
-        .call(
-            Method::POST,
+    server
+        .create(
+            &setup.token,
             &format!("/v1/orgs/{org_id}/loops"),
-            Some(&setup.token),
             json!({"property_address": "12 Elm Street", "transaction_type": "PURCHASE_AGREEMENT",
                      "listing_price_cents": 45000000}),
         )
         .await;
-    assert_eq!(s, 201);
 
     let mut device = server.device("ann@example.com", org_id).await;
     let token = device.token.clone();

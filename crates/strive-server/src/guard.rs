@@ -317,7 +317,7 @@ impl Batch {
     ) -> BoxFuture<'s, ApiResult<R>> {
         Box::pin(async move {
             // A refused or invalid write never reaches the database.
-            let ctx = admit(&self.caller, self.org, action, self.standing.clone())?;
+            let ctx = self.check(action)?;
             let valid = validate()?;
             if self.careful {
                 let savepoint = if self.open {

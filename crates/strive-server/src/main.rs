@@ -124,13 +124,11 @@ async fn main() -> anyhow::Result<()> {
     let data_dir = cli.data_dir.unwrap_or_else(config::default_data_dir);
     let db = Database::from_env_or_persistent(&data_dir.join("pg"))
         .context("starting PostgreSQL (set DATABASE_URL to use your own)")?;
-    let admin_url = db.admin_url();
-    if let Database::Private(c) = &db {
-        tracing::info!(dir = %c.data_dir().display(), port = c.port(), "embedded PostgreSQL running");
-        ensure_database(&admin_url).await?;
-    }
     let admin_url = match &db {
-        Database::Private(c) => c.url(strive_pg::SUPERUSER, "strive"),
+        Database::Private(c) => {
+            tracing::info!(dir = %c.data_dir().display(), port = c.port(), "embedded PostgreSQL running");
+            c.create_database("strive").await?
+        }
         Database::External { url } => url.clone(),
     };
     match cli.command.unwrap_or(Command::Serve {
@@ -187,21 +185,6 @@ async fn main() -> anyhow::Result<()> {
 mod cli_admin;
 
 /// The embedded cluster starts with only the maintenance database; ours is `strive`.
-async fn ensure_database(maintenance_url: &str) -> anyhow::Result<()> {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(maintenance_url).await?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'strive')")
-            .fetch_one(&mut conn)
-            .await?;
-    if !exists {
-        sqlx::query("CREATE DATABASE strive")
-            .execute(&mut conn)
-            .await?;
-    }
-    Ok(())
-}
-
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -51,14 +51,7 @@ impl TestServer {
             std::process::id(),
             uuid::Uuid::now_v7().simple()
         );
-        let mut conn = sqlx::PgConnection::connect(&db.admin_url())
-            .await
-            .expect("admin connection");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create database");
-        let owner_url = db.url_for(&name);
+        let owner_url = db.create_database(&name).await.expect("create database");
         let data = tempfile::tempdir().expect("temp dir");
         let mut config = Config::new(
             "127.0.0.1:0".parse().expect("loopback address"),
@@ -119,6 +112,16 @@ impl TestServer {
         let res = req.send().await.expect("the server answers");
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POSTs `body` to `path` as the holder of `token`, which must create it (201); answers
+    /// what was created.
+    pub async fn create(&self, token: &str, path: &str, body: Value) -> Value {
+        let (s, b) = self
+            .call(reqwest::Method::POST, path, Some(token), body)
+            .await;
+        assert_eq!(s, 201, "POST {path}: {b}");
+        b
     }
 
     pub async fn signup(&self, email: &str) {
@@ -206,14 +209,10 @@ impl TestServer {
     /// (`strive-server db add`); organizations can then be placed or moved there.
     pub async fn add_tenant_database(&self, name: &str) -> TenantDatabase {
         let cluster = strive_pg::PrivateCluster::throwaway().expect("another private cluster");
-        let mut conn = sqlx::PgConnection::connect(&cluster.url(strive_pg::SUPERUSER, "postgres"))
-            .await
-            .expect("its maintenance database");
-        sqlx::query("CREATE DATABASE tenant")
-            .execute(&mut conn)
+        let owner_url = cluster
+            .create_database("tenant")
             .await
             .expect("create database");
-        let owner_url = cluster.url(strive_pg::SUPERUSER, "tenant");
         strive_server::tenants::registry::add(&self.owner_url, &owner_url, Some(name), None)
             .await
             .expect("db add");

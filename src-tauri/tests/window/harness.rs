@@ -55,14 +55,7 @@ impl Server {
     pub async fn start() -> Server {
         let db = Database::from_env_or_throwaway().expect("a private PostgreSQL");
         let name = format!("window_{}", std::process::id());
-        let mut conn = sqlx::PgConnection::connect(&db.admin_url())
-            .await
-            .expect("admin connection");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create database");
-        let owner_url = db.url_for(&name);
+        let owner_url = db.create_database(&name).await.expect("create database");
         let port = free_port();
         let mut s = Server {
             base: format!("http://127.0.0.1:{port}"),
@@ -271,7 +264,9 @@ impl Driver {
                 vec![],
             )
             .await;
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        // Where cargo runs this test from (not a path fixed when it was built).
+        let root = std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| ".".into());
+        let dir = Path::new(&root).join("target/screenshots");
         let _ = std::fs::create_dir_all(&dir);
         let path = dir.join(format!("window-{name}.png"));
         if let Ok(png) = self.client.screenshot().await {

@@ -24,14 +24,10 @@ pub async fn empty_database() -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::SeqCst)
     );
-    let mut conn = PgConnection::connect(&cluster.url(strive_pg::SUPERUSER, "postgres"))
+    cluster
+        .create_database(&name)
         .await
-        .expect("second cluster");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create database");
-    cluster.url(strive_pg::SUPERUSER, &name)
+        .expect("create database")
 }
 
 /// A server over a control database, with database `b` (on the other cluster) registered.
