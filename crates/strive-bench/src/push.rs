@@ -109,6 +109,7 @@ pub async fn run(n: usize) -> anyhow::Result<()> {
         for q in [
             "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
             "ALTER SYSTEM SET pg_stat_statements.track = 'all'",
+            "ALTER SYSTEM SET pg_stat_statements.track_planning = on",
             "SELECT pg_reload_conf()",
             "SELECT pg_stat_statements_reset()",
         ] {
@@ -247,18 +248,23 @@ fn history_like(n: usize) -> String {
 
 /// (BENCH_STATEMENTS=1) Where the database's time went during the push, statement by statement.
 async fn print_statements(owner: &mut sqlx::PgConnection) -> anyhow::Result<()> {
-    let rows: Vec<(i64, f64, String)> = sqlx::query_as(
-        "SELECT calls, total_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 110)
-           FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25",
+    // Top-level statements only: a trigger's statements count inside the one that fired it.
+    let rows: Vec<(i64, i64, f64, f64, String)> = sqlx::query_as(
+        "SELECT calls, plans, total_plan_time, total_exec_time,
+                left(regexp_replace(query, '\\s+', ' ', 'g'), 100)
+           FROM pg_stat_statements WHERE toplevel
+          ORDER BY total_plan_time + total_exec_time DESC LIMIT 25",
     )
     .fetch_all(&mut *owner)
     .await?;
-    let total: f64 = sqlx::query_scalar("SELECT sum(total_exec_time) FROM pg_stat_statements")
-        .fetch_one(&mut *owner)
-        .await?;
-    println!("statements during the push: {total:.0} ms executing in PostgreSQL");
-    for (calls, ms, q) in rows {
-        println!("{calls:>7} calls {ms:>9.1} ms  {q}");
+    let (plan, exec): (f64, f64) = sqlx::query_as(
+        "SELECT sum(total_plan_time), sum(total_exec_time) FROM pg_stat_statements WHERE toplevel",
+    )
+    .fetch_one(&mut *owner)
+    .await?;
+    println!("statements during the push: {plan:.0} ms planning, {exec:.0} ms executing");
+    for (calls, plans, plan_ms, exec_ms, q) in rows {
+        println!("{calls:>7} calls {plans:>6} plans {plan_ms:>7.1} + {exec_ms:>7.1} ms  {q}");
     }
     Ok(())
 }

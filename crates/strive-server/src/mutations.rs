@@ -109,26 +109,27 @@ pub async fn apply_for_device(
     Ok(result)
 }
 
-/// Consecutive `createContact`s of an optimistic pushed group, written with one statement (what
-/// the pipeline would do one by one, without a round trip each): each is checked and validated
+/// Consecutive pushed mutations of one kind that can be written together (see
+/// [`run_kind`]), from an optimistic group: what the pipeline would do one by one, in a
+/// statement or two per run instead of a round trip or more each. Each is checked and validated
 /// alone, and one that is refused answers its error and is left out. Answers in order; `None`
-/// when the statement failed, which spoils the group (it runs again one write at a time).
-pub async fn create_contacts_for_device(
+/// when a statement failed or missed a row, which spoils the group (it runs again one write at
+/// a time, so each answers for itself).
+pub async fn apply_run_for_device(
     batch: &mut guard::Batch,
     device: DeviceId,
-    run: Vec<(i64, strive_domain::mutations::contacts::CreateContact)>,
+    run: Vec<(i64, Mutation)>,
 ) -> ApiResult<Option<Vec<(i64, ApiResult<PushResult>)>>> {
     let mut answers: Vec<(i64, Option<ApiError>)> = Vec::with_capacity(run.len());
-    let (mut news, mut replays, mut ctx) = (Vec::new(), Vec::new(), None);
-    for (seq, c) in run {
-        let m = Mutation::CreateContact(c);
+    let (mut valids, mut replays, mut ctx) = (Vec::new(), Vec::new(), None);
+    for (seq, m) in run {
         let action = m.action();
         let checked = batch
             .check(action)
             .and_then(|ctx| Ok((ctx, m.validate()?.into_inner())));
         match checked {
-            Ok((checked_ctx, ValidMutation::CreateContact(new))) => {
-                news.push(new);
+            Ok((checked_ctx, valid)) => {
+                valids.push(valid);
                 replays.push(guard::Replay {
                     device,
                     client_seq: seq,
@@ -137,13 +138,17 @@ pub async fn create_contacts_for_device(
                 ctx = Some(checked_ctx);
                 answers.push((seq, None));
             }
-            Ok(_) => {
-                return Err(ApiError::Internal(anyhow::anyhow!(
-                    "a createContact validated as another mutation"
-                )))
-            }
             Err(e) => answers.push((seq, Some(e))),
         }
+    }
+    // An update's conflict check reads the audit log: this group's earlier writes of the same
+    // rows must be in it.
+    let stale_audit = valids.iter().any(|v| {
+        matches!(v, ValidMutation::UpdateContact(id, _, Some(_)) if batch.has_unwritten_audit(id.0))
+            || matches!(v, ValidMutation::UpdateDeal(id, _, Some(_)) if batch.has_unwritten_audit(id.0))
+    });
+    if stale_audit {
+        batch.write_audits().await?;
     }
     let mut applied = match ctx {
         None => Vec::new(),
@@ -152,16 +157,14 @@ pub async fn create_contacts_for_device(
             let written = batch
                 .mutate_many(ctx, replays, move |tx, ctx| {
                     Box::pin(async move {
-                        let created = contacts::insert_many(tx, ctx.org, ctx.user, &news).await?;
-                        created
+                        execute_run(tx, ctx, valids)
+                            .await?
                             .into_iter()
                             .zip(seqs)
-                            .map(|(contact, client_seq)| {
-                                let audit =
-                                    Audit::new("created", "contact", contact.id.0, &contact);
-                                let result = serde_json::to_value(Outcome::Contact(contact))
+                            .map(|((outcome, audits), client_seq)| {
+                                let result = serde_json::to_value(outcome)
                                     .map_err(|e| ApiError::Internal(e.into()))?;
-                                Ok((PushResult::Applied { client_seq, result }, vec![audit]))
+                                Ok((PushResult::Applied { client_seq, result }, audits))
                             })
                             .collect::<ApiResult<Vec<_>>>()
                     })
@@ -180,12 +183,202 @@ pub async fn create_contacts_for_device(
         let answer = match refused {
             Some(e) => Err(e),
             None => applied.next().ok_or_else(|| {
-                ApiError::Internal(anyhow::anyhow!("no answer for a written contact"))
+                ApiError::Internal(anyhow::anyhow!("no answer for a write of a run"))
             }),
         };
         out.push((seq, answer));
     }
     Ok(Some(out))
+}
+
+/// What consecutive pushed mutations must share to be written together: new contacts, new
+/// deals, new loops (with their default tasks), or updates of contacts or of deals (written
+/// together while they change the same fields; the rows must differ, see [`execute_run`]).
+/// Anything else goes alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunKind {
+    CreateContact,
+    CreateDeal,
+    CreateLoop,
+    UpdateContact,
+    UpdateDeal,
+}
+
+pub fn run_kind(m: &Mutation) -> Option<(RunKind, Option<uuid::Uuid>)> {
+    Some(match m {
+        Mutation::CreateContact(_) => (RunKind::CreateContact, None),
+        Mutation::CreateDeal(_) => (RunKind::CreateDeal, None),
+        Mutation::CreateLoop(_) => (RunKind::CreateLoop, None),
+        Mutation::UpdateContact(u) => (RunKind::UpdateContact, Some(u.id.0)),
+        Mutation::UpdateDeal(u) => (RunKind::UpdateDeal, Some(u.id.0)),
+        _ => return None,
+    })
+}
+
+/// Writes a run of validated mutations of one [`RunKind`]; answers each one's outcome and audit
+/// rows, in order. An error (a missing row included) spoils the group.
+async fn execute_run(
+    tx: &mut PgConnection,
+    ctx: &Ctx,
+    valids: Vec<ValidMutation>,
+) -> ApiResult<Vec<(Outcome, Vec<Audit>)>> {
+    fn unmixed() -> ApiError {
+        ApiError::Internal(anyhow::anyhow!("a run mixes kinds of writes"))
+    }
+    let (org, user) = (ctx.org, ctx.user);
+    match valids.first() {
+        None => Ok(Vec::new()),
+        Some(ValidMutation::CreateContact(_)) => {
+            let news = valids
+                .into_iter()
+                .map(|v| match v {
+                    ValidMutation::CreateContact(c) => Ok(c),
+                    _ => Err(unmixed()),
+                })
+                .collect::<ApiResult<Vec<_>>>()?;
+            let created = contacts::insert_many(tx, org, user, &news).await?;
+            Ok(created.into_iter().map(created_contact).collect())
+        }
+        Some(ValidMutation::CreateDeal(_)) => {
+            let news = valids
+                .into_iter()
+                .map(|v| match v {
+                    ValidMutation::CreateDeal(d) => Ok(d),
+                    _ => Err(unmixed()),
+                })
+                .collect::<ApiResult<Vec<_>>>()?;
+            let created = deals::insert_many(tx, org, user, &news).await?;
+            Ok(created.into_iter().map(created_deal).collect())
+        }
+        Some(ValidMutation::CreateLoop(_)) => {
+            let news = valids
+                .into_iter()
+                .map(|v| match v {
+                    ValidMutation::CreateLoop(l) => Ok(l),
+                    _ => Err(unmixed()),
+                })
+                .collect::<ApiResult<Vec<_>>>()?;
+            let created = loops::insert_many_with_default_tasks(tx, org, user, &news).await?;
+            Ok(created.into_iter().map(created_loop).collect())
+        }
+        Some(ValidMutation::UpdateContact(..)) => {
+            let updates = valids
+                .into_iter()
+                .map(|v| match v {
+                    ValidMutation::UpdateContact(id, changes, base) => Ok((id.0, changes, base)),
+                    _ => Err(unmixed()),
+                })
+                .collect::<ApiResult<Vec<_>>>()?;
+            update_run(
+                tx,
+                ctx,
+                CONTACT,
+                updates,
+                |c: &Contact| c.id.0,
+                Outcome::Contact,
+            )
+            .await
+        }
+        Some(ValidMutation::UpdateDeal(..)) => {
+            let updates = valids
+                .into_iter()
+                .map(|v| match v {
+                    ValidMutation::UpdateDeal(id, changes, base) => Ok((id.0, changes, base)),
+                    _ => Err(unmixed()),
+                })
+                .collect::<ApiResult<Vec<_>>>()?;
+            update_run(tx, ctx, DEAL, updates, |d: &Deal| d.id.0, Outcome::Deal).await
+        }
+        Some(_) => Err(unmixed()),
+    }
+}
+
+/// Updates of distinct rows of one table: their conflict checks (one statement locks every row
+/// and reads its version; only rows changed since their update's base look further), then one
+/// UPDATE per stretch of updates changing the same fields.
+async fn update_run<T>(
+    tx: &mut PgConnection,
+    ctx: &Ctx,
+    entity: Entity,
+    updates: Vec<(uuid::Uuid, Changes, Option<i64>)>,
+    id_of: impl Fn(&T) -> uuid::Uuid + Copy,
+    outcome: impl Fn(T) -> Outcome,
+) -> ApiResult<Vec<(Outcome, Vec<Audit>)>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let based: Vec<uuid::Uuid> = updates
+        .iter()
+        .filter(|(_, _, base)| base.is_some())
+        .map(|(id, _, _)| *id)
+        .collect();
+    if !based.is_empty() {
+        let current: std::collections::HashMap<uuid::Uuid, i64> = sqlx::query_as(&format!(
+            "SELECT id, sync_seq FROM {} WHERE organization_id = $1 AND id = ANY($2) FOR UPDATE",
+            entity.table
+        ))
+        .bind(ctx.org)
+        .bind(&based)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        for (id, changes, base) in &updates {
+            let Some(base) = base else { continue };
+            let now = *current
+                .get(id)
+                .ok_or_else(|| ApiError::not_found(entity.what))?;
+            if *base < now {
+                record_conflicts(tx, ctx, entity, *id, changes, *base).await?;
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(updates.len());
+    let mut start = 0;
+    while start < updates.len() {
+        let same = |(_, c, _): &(uuid::Uuid, Changes, Option<i64>)| {
+            c.iter()
+                .map(|x| x.column)
+                .eq(updates[start].1.iter().map(|x| x.column))
+        };
+        let end = start + updates[start..].iter().take_while(|u| same(u)).count();
+        let rows: Vec<(uuid::Uuid, &Changes)> = updates[start..end]
+            .iter()
+            .map(|(id, c, _)| (*id, c))
+            .collect();
+        let written = patch::update_many(tx, entity.table, ctx.org, &rows, id_of)
+            .await?
+            .ok_or_else(|| ApiError::not_found(entity.what))?;
+        for (row, (id, changes, _)) in written.into_iter().zip(&updates[start..end]) {
+            out.push((outcome(row), vec![updated_audit(entity, *id, changes)]));
+        }
+        start = end;
+    }
+    Ok(out)
+}
+
+fn created_contact(contact: Contact) -> (Outcome, Vec<Audit>) {
+    let audit = Audit::new("created", "contact", contact.id.0, &contact);
+    (Outcome::Contact(contact), vec![audit])
+}
+
+fn created_deal(deal: Deal) -> (Outcome, Vec<Audit>) {
+    let audit = Audit::new("created", "deal", deal.id.0, &deal);
+    (Outcome::Deal(deal), vec![audit])
+}
+
+fn created_loop(created: LoopWithTasks) -> (Outcome, Vec<Audit>) {
+    let audit = Audit::new(
+        "created",
+        "loop",
+        created.transaction_loop.id.0,
+        &created.transaction_loop,
+    );
+    (Outcome::Loop(Box::new(created)), vec![audit])
+}
+
+fn updated_audit(entity: Entity, id: uuid::Uuid, changes: &Changes) -> Audit {
+    Audit::new("updated", entity.audit_type, id, changes.to_json())
 }
 
 /// The row an update with a base number changes (such an update looks for conflicts).
@@ -222,17 +415,15 @@ async fn execute(
 ) -> ApiResult<(Outcome, Vec<Audit>)> {
     let org = ctx.org;
     match valid.into_inner() {
-        ValidMutation::CreateContact(c) => {
-            let contact = contacts::insert(tx, org, ctx.user, &c).await?;
-            let audit = Audit::new("created", "contact", contact.id.0, &contact);
-            Ok((Outcome::Contact(contact), vec![audit]))
-        }
+        ValidMutation::CreateContact(c) => Ok(created_contact(
+            contacts::insert(tx, org, ctx.user, &c).await?,
+        )),
         ValidMutation::UpdateContact(id, changes, base) => {
             detect_conflicts(tx, ctx, CONTACT, id.0, &changes, base).await?;
             let contact: Contact = patch::update_returning(tx, "contacts", org, id.0, &changes)
                 .await?
                 .ok_or_else(|| ApiError::not_found("Contact"))?;
-            let audit = Audit::new("updated", "contact", id.0, changes.to_json());
+            let audit = updated_audit(CONTACT, id.0, &changes);
             Ok((Outcome::Contact(contact), vec![audit]))
         }
         ValidMutation::DeleteContact(id) => {
@@ -256,27 +447,23 @@ async fn execute(
             Ok((Outcome::Assigned { updated }, audits))
         }
         ValidMutation::CreateDeal(d) => {
-            let deal = deals::insert(tx, org, ctx.user, &d).await?;
-            let audit = Audit::new("created", "deal", deal.id.0, &deal);
-            Ok((Outcome::Deal(deal), vec![audit]))
+            Ok(created_deal(deals::insert(tx, org, ctx.user, &d).await?))
         }
         ValidMutation::UpdateDeal(id, changes, base) => {
             detect_conflicts(tx, ctx, DEAL, id.0, &changes, base).await?;
             let deal: Deal = patch::update_returning(tx, "deals", org, id.0, &changes)
                 .await?
                 .ok_or_else(|| ApiError::not_found("Deal"))?;
-            let audit = Audit::new("updated", "deal", id.0, changes.to_json());
+            let audit = updated_audit(DEAL, id.0, &changes);
             Ok((Outcome::Deal(deal), vec![audit]))
         }
         ValidMutation::DeleteDeal(id) => {
             let found = patch::delete(tx, "deals", org, id.0).await?;
             deleted(found, "Deal", id.0, ("deleted", "deal"))
         }
-        ValidMutation::CreateLoop(l) => {
-            let created = loops::insert_with_default_tasks(tx, org, ctx.user, &l).await?;
-            let audit = Audit::new("created", "loop", l.id.0, &created.transaction_loop);
-            Ok((Outcome::Loop(Box::new(created)), vec![audit]))
-        }
+        ValidMutation::CreateLoop(l) => Ok(created_loop(
+            loops::insert_with_default_tasks(tx, org, ctx.user, &l).await?,
+        )),
         ValidMutation::UpdateLoop(id, changes, base) => {
             let creator = loops::lock(tx, org, id).await?;
             can_modify_loop(ctx.user, ctx.global, role(ctx), creator)?;
@@ -285,7 +472,7 @@ async fn execute(
                 patch::update_returning(tx, "transaction_loops", org, id.0, &changes)
                     .await?
                     .ok_or_else(|| ApiError::not_found("Transaction loop"))?;
-            let audit = Audit::new("updated", "loop", id.0, changes.to_json());
+            let audit = updated_audit(LOOP, id.0, &changes);
             Ok((Outcome::UpdatedLoop(updated), vec![audit]))
         }
         ValidMutation::DeleteLoop(id) => {
@@ -315,8 +502,8 @@ async fn execute(
         }
         ValidMutation::CompleteTask(id) => {
             let loop_id = loops::lock_loop_of_task(tx, org, id).await?;
-            let task = loops::complete_task(tx, org, id).await?;
-            let progress = loops::refresh_progress(tx, org, loop_id).await?;
+            let (task, statuses) = loops::complete_task(tx, org, id).await?;
+            let progress = loops::store_progress(tx, org, loop_id, statuses).await?;
             let audits = vec![
                 Audit::new(
                     "completed_task",
@@ -444,6 +631,19 @@ async fn detect_conflicts(
     if base >= current {
         return Ok(()); // the device saw the row as it is: nothing since
     }
+    record_conflicts(tx, ctx, entity, id, changes, base).await
+}
+
+/// For each changed field, the last write of it after `base` (see [`detect_conflicts`]): a
+/// conflict row for its device when that was another device and its value is about to go.
+async fn record_conflicts(
+    tx: &mut PgConnection,
+    ctx: &Ctx,
+    entity: Entity,
+    id: uuid::Uuid,
+    changes: &Changes,
+    base: i64,
+) -> ApiResult<()> {
     let fields: Vec<&str> = changes.iter().map(|c| c.column).collect();
     sqlx::query(
         "WITH latest AS (

@@ -845,3 +845,71 @@ async fn racing_pushes_of_one_field_leave_exactly_one_conflict_for_the_loser() {
         base = p.seq_of("contacts", &s.contact);
     }
 }
+
+// Updates pushed together (one run, written by one statement) keep the per-update rule: each
+// row's stale fields are checked against what its device had seen.
+#[tokio::test]
+async fn a_run_of_based_updates_reports_each_overwritten_field_once() {
+    let s = scene().await;
+    let (app, org) = (&s.app, s.org.as_str());
+    let second = create_contact(app, org, &s.ann.token, "Dora Client").await;
+    let third = create_contact(app, org, &s.ann.token, "Eve Client").await;
+    let seen = pull(app, org, &s.laptop.user.token, 0).await;
+    let (base2, base3) = (
+        seen.seq_of("contacts", &second),
+        seen.seq_of("contacts", &third),
+    );
+    // The phone changes the first contact's company and the third's name.
+    push_applied(
+        app,
+        org,
+        &s.phone,
+        1,
+        update_contact(&s.contact, json!({"company": "Phone Co"}), s.base),
+    )
+    .await;
+    push_applied(
+        app,
+        org,
+        &s.phone,
+        2,
+        update_contact(&third, json!({"name": "Eve Phone"}), base3),
+    )
+    .await;
+    // The laptop, which saw none of that, changes the company of all three in one push.
+    let results = push_ok(
+        app,
+        org,
+        &s.laptop,
+        vec![
+            item(
+                1,
+                update_contact(&s.contact, json!({"company": "Laptop Co"}), s.base),
+            ),
+            item(
+                2,
+                update_contact(&second, json!({"company": "Laptop Co"}), base2),
+            ),
+            item(
+                3,
+                update_contact(&third, json!({"company": "Laptop Co"}), base3),
+            ),
+        ],
+    )
+    .await;
+    for r in &results {
+        assert_eq!(r["status"], "applied", "{r}");
+        assert_eq!(r["result"]["company"], "Laptop Co", "{r}");
+    }
+    // Only the first contact's company was overwritten; the third's name was not touched.
+    let all = conflicts(app, org).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["entity_id"], s.contact.as_str());
+    assert_eq!(all[0]["device_id"], s.phone.id.as_str());
+    assert_eq!(all[0]["field"], "company");
+    assert_eq!(all[0]["lost_value"], "Phone Co");
+    assert_eq!(all[0]["winning_value"], "Laptop Co");
+    let third_now = contact(app, org, &s.ann.token, &third).await;
+    assert_eq!(third_now["name"], "Eve Phone", "{third_now}");
+    assert_eq!(third_now["company"], "Laptop Co", "{third_now}");
+}

@@ -1025,6 +1025,152 @@ async fn a_write_failing_in_the_database_is_rejected_alone_across_groups() {
     assert_eq!(count(&app, &audits).await, 117);
 }
 
+// Consecutive mutations of one kind are written together (new contacts, deals and loops;
+// updates of contacts and deals): each still answers for itself, in order, with what it would
+// have answered alone, and a missing row fails only its own update.
+#[tokio::test]
+async fn runs_of_one_kind_answer_one_by_one() {
+    let app = TestApp::spawn().await;
+    let ann = app.user("ann@example.com").await;
+    let org = app.org(&ann, "Acme Realty").await;
+    let laptop = app.device_login("ann@example.com", "laptop").await;
+    let id = || uuid::Uuid::now_v7().to_string();
+    let (a, b, c, ghost) = (id(), id(), id(), id());
+    let (d1, d2, d3, l1, l2) = (id(), id(), id(), id(), id());
+    let update = |kind: &str, id: &str, changes: Value| json!({"type": kind, "args": {"id": id, "changes": changes}});
+    let batch = vec![
+        item(
+            1,
+            json!({"type": "createContact", "args": {"id": a, "name": "Ann A"}}),
+        ),
+        item(
+            2,
+            json!({"type": "createContact", "args": {"id": b, "name": "Ben B"}}),
+        ),
+        item(
+            3,
+            json!({"type": "createContact", "args": {"id": c, "name": "Cat C"}}),
+        ),
+        item(4, update("updateContact", &a, json!({"company": "One"}))),
+        item(5, update("updateContact", &b, json!({"company": "Two"}))),
+        item(
+            6,
+            update("updateContact", &ghost, json!({"company": "Nobody"})),
+        ),
+        // A second update of a row starts a new run; different fields go in their own statement.
+        item(7, update("updateContact", &a, json!({"company": "Three"}))),
+        item(
+            8,
+            update(
+                "updateContact",
+                &b,
+                json!({"name": "Bea B", "tags": ["vip", "2026"]}),
+            ),
+        ),
+        item(
+            9,
+            update(
+                "updateContact",
+                &c,
+                json!({"name": "Cara C", "tags": ["new"]}),
+            ),
+        ),
+        item(
+            10,
+            json!({"type": "createDeal", "args": {"id": d1, "title": "Elm St", "value_cents": 500, "contact_id": a}}),
+        ),
+        item(
+            11,
+            json!({"type": "createDeal", "args": {"id": d2, "title": "Orphan", "value_cents": 1, "contact_id": ghost}}),
+        ),
+        item(
+            12,
+            json!({"type": "createDeal", "args": {"id": d3, "title": "Oak Ave", "value_cents": 700}}),
+        ),
+        item(
+            13,
+            json!({"type": "createLoop", "args": {"id": l1, "property_address": "1 Elm St", "transaction_type": "PURCHASE_AGREEMENT", "listing_price_cents": 100}}),
+        ),
+        item(
+            14,
+            json!({"type": "createLoop", "args": {"id": l2, "property_address": "2 Oak Ave", "transaction_type": "LEASE_AGREEMENT", "listing_price_cents": 200}}),
+        ),
+        item(
+            15,
+            update("updateDeal", &d1, json!({"title": "Elm Street"})),
+        ),
+        item(
+            16,
+            update("updateDeal", &d3, json!({"title": "Oak Avenue"})),
+        ),
+    ];
+    let results = push_ok(&app, &org, &laptop.user.token, batch.clone()).await;
+    for (i, r) in results.iter().enumerate() {
+        let seq = i as i64 + 1;
+        assert_eq!(r["client_seq"], seq, "{r}");
+        if !matches!(seq, 6 | 11) {
+            assert_eq!(r["status"], "applied", "{r}");
+        }
+    }
+    assert_rejected(&results[5], 6, "not_found");
+    assert_eq!(results[10]["status"], "rejected", "{}", results[10]);
+    assert_eq!(results[3]["result"]["company"], "One");
+    assert_eq!(results[6]["result"]["company"], "Three");
+    assert_eq!(results[7]["result"]["name"], "Bea B");
+    assert_eq!(results[7]["result"]["tags"], json!(["vip", "2026"]));
+    assert_eq!(results[8]["result"]["tags"], json!(["new"]));
+    assert_eq!(results[9]["result"]["contact_id"], a.as_str());
+    for (r, loop_id) in [(&results[12], &l1), (&results[13], &l2)] {
+        assert_eq!(r["result"]["id"], loop_id.as_str(), "{r}");
+        let tasks = r["result"]["tasks"].as_array().expect("tasks");
+        assert_eq!(tasks.len(), 4, "{r}");
+        assert!(
+            tasks.iter().all(|t| t["loop_id"] == loop_id.as_str()),
+            "{r}"
+        );
+        let positions: Vec<i64> = tasks
+            .iter()
+            .map(|t| t["position"].as_i64().unwrap())
+            .collect();
+        assert_eq!(positions, vec![1, 2, 3, 4], "{r}");
+    }
+    assert_eq!(results[14]["result"]["title"], "Elm Street");
+    assert_eq!(results[15]["result"]["title"], "Oak Avenue");
+
+    // The database holds exactly that.
+    let rows = app
+        .scalar_text(&format!(
+            "SELECT string_agg(name || ':' || coalesce(company, '-') || ':' || array_to_string(tags, '+'), ',' ORDER BY name)
+               FROM contacts WHERE organization_id = '{org}'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows, "Ann A:Three:,Bea B:Two:vip+2026,Cara C:-:new");
+    let deals = app
+        .scalar_text(&format!(
+            "SELECT string_agg(title, ',' ORDER BY title) FROM deals WHERE organization_id = '{org}'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(deals, "Elm Street,Oak Avenue");
+    let tasks = format!("SELECT count(*) FROM transaction_tasks WHERE organization_id = '{org}'");
+    assert_eq!(count(&app, &tasks).await, 8);
+    let audits = format!(
+        "SELECT count(*) FROM audit_log WHERE organization_id = '{org}' AND device_id IS NOT NULL"
+    );
+    assert_eq!(
+        count(&app, &audits).await,
+        14,
+        "one audit row per applied write"
+    );
+
+    // A replay answers the same and changes nothing.
+    let before = app.fingerprint(&org).await;
+    let again = push_ok(&app, &org, &laptop.user.token, batch).await;
+    assert_eq!(again, results);
+    assert_eq!(app.fingerprint(&org).await, before);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. Realtime: a member's write reaches the organization's connected clients at once.
 

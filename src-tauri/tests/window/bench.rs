@@ -44,6 +44,7 @@ pub async fn cold_start(app: &Path, env: &[(&str, &str)]) {
         m.app_rss_kb / 1024
     );
     println!("bench: idle memory by process: {}", m.by_process);
+    webkit_floor();
     assert!(median_ms <= START_TARGET_MS, "cold start {median_ms} ms");
     // The memory target is not met yet (WebKit's web process alone is above it under Xvfb,
     // docs/benchmarks.md): reported always, enforced with STRIVE_BENCH_STRICT_MEMORY=1.
@@ -96,6 +97,51 @@ fn one_start(app: &Path, env: &[(String, String)]) -> (u128, Memory) {
     std::thread::sleep(Duration::from_secs(5));
     let mem = tree_memory(child.0.id());
     (ms, mem)
+}
+
+/// WebKitGTK's own floor on this display: a blank page in WebKit's MiniBrowser (shipped with
+/// libwebkit2gtk), measured like the app. Tauri 2 on Linux runs on this engine, so no app built
+/// with it idles below this figure.
+fn webkit_floor() {
+    let browser = Path::new("/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser");
+    if !browser.exists() {
+        println!(
+            "bench: WebKit floor not measured ({} missing)",
+            browser.display()
+        );
+        return;
+    }
+    let page = std::env::temp_dir().join(format!("strive-blank-{}.html", std::process::id()));
+    if std::fs::write(
+        &page,
+        "<!doctype html><html><body><p>Blank</p></body></html>",
+    )
+    .is_err()
+    {
+        return;
+    }
+    let mut cmd = Command::new(browser);
+    cmd.arg("--geometry=1400x900")
+        .arg(format!("file://{}", page.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let Ok(child) = cmd.spawn() else {
+        println!("bench: WebKit floor not measured (MiniBrowser did not start)");
+        return;
+    };
+    let child = super::harness::Proc(child);
+    std::thread::sleep(Duration::from_secs(8));
+    let floor = tree_memory(child.0.id());
+    drop(child);
+    let _ = std::fs::remove_file(&page);
+    println!(
+        "bench: WebKit floor (a blank page in MiniBrowser, same display): PSS {} MB, RSS {} MB \
+         over {} processes; {}",
+        floor.pss_kb / 1024,
+        floor.rss_kb / 1024,
+        floor.processes,
+        floor.by_process
+    );
 }
 
 /// The process and all its descendants.

@@ -14,32 +14,12 @@ pub async fn insert(
     by: UserId,
     c: &NewContact,
 ) -> ApiResult<Contact> {
-    Ok(sqlx::query_as(
-        "INSERT INTO contacts (organization_id, id, name, email, phone, company, position,
-                               contact_type, status, notes, tags, assigned_to_id,
-                               next_follow_up_at, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-         RETURNING *",
-    )
-    .bind(org)
-    .bind(c.id)
-    .bind(&c.name)
-    .bind(&c.email)
-    .bind(&c.phone)
-    .bind(&c.company)
-    .bind(&c.position)
-    .bind(c.contact_type)
-    .bind(c.status)
-    .bind(&c.notes)
-    .bind(&c.tags)
-    .bind(c.assigned_to_id)
-    .bind(c.next_follow_up_at)
-    .bind(by)
-    .fetch_one(conn)
-    .await?)
+    let mut one = insert_many(conn, org, by, std::slice::from_ref(c)).await?;
+    one.pop()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("contact {} not written", c.id.0)))
 }
 
-/// [`insert`] for many contacts in one statement; answers them in the order given.
+/// Several new contacts in one INSERT; answers them in the order given.
 pub async fn insert_many(
     conn: &mut PgConnection,
     org: OrgId,
@@ -80,15 +60,7 @@ pub async fn insert_many(
     .bind(by)
     .fetch_all(conn)
     .await?;
-    let mut by_id: std::collections::HashMap<ContactId, Contact> =
-        rows.into_iter().map(|c| (c.id, c)).collect();
-    cs.iter()
-        .map(|c| {
-            by_id.remove(&c.id).ok_or_else(|| {
-                ApiError::Internal(anyhow::anyhow!("contact {} not written", c.id.0))
-            })
-        })
-        .collect()
+    crate::db::in_given_order(rows, cs, |c| c.id, |c| c.id, "contact")
 }
 
 pub async fn get(conn: &mut PgConnection, org: OrgId, id: ContactId) -> ApiResult<Contact> {

@@ -1,5 +1,6 @@
 //! Deals: insert, read, list.
 
+use crate::db::in_given_order;
 use crate::db::page::{time_value, Cursor, Page, SortKey};
 use crate::error::{ApiError, ApiResult};
 use serde::Deserialize;
@@ -14,26 +15,49 @@ pub async fn insert(
     by: UserId,
     d: &NewDeal,
 ) -> ApiResult<Deal> {
-    Ok(sqlx::query_as(
+    let mut one = insert_many(conn, org, by, std::slice::from_ref(d)).await?;
+    one.pop()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("deal {} not written", d.id.0)))
+}
+
+/// Several new deals in one INSERT; answers them in the order given.
+pub async fn insert_many(
+    conn: &mut PgConnection,
+    org: OrgId,
+    by: UserId,
+    ds: &[NewDeal],
+) -> ApiResult<Vec<Deal>> {
+    fn col<T>(ds: &[NewDeal], f: impl Fn(&NewDeal) -> T) -> Vec<T> {
+        ds.iter().map(f).collect()
+    }
+    let rows: Vec<Deal> = sqlx::query_as(
         "INSERT INTO deals (organization_id, id, title, value_cents, stage, status, probability,
                             contact_id, assigned_to_id, expected_close_date, description, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         SELECT $1, x.id, x.title, x.value_cents, x.stage, x.status, x.probability, x.contact_id,
+                x.assigned_to_id, x.expected_close_date, x.description, $12
+           FROM unnest($2::uuid[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::int4[],
+                       $8::uuid[], $9::uuid[], $10::date[], $11::text[])
+                WITH ORDINALITY AS x(id, title, value_cents, stage, status, probability,
+                                     contact_id, assigned_to_id, expected_close_date,
+                                     description, n)
+          ORDER BY x.n
          RETURNING *",
     )
     .bind(org)
-    .bind(d.id)
-    .bind(&d.title)
-    .bind(d.value.get())
-    .bind(d.stage)
-    .bind(d.status)
-    .bind(d.probability)
-    .bind(d.contact_id)
-    .bind(d.assigned_to_id)
-    .bind(d.expected_close_date)
-    .bind(&d.description)
+    .bind(col(ds, |d| d.id.0))
+    .bind(col(ds, |d| d.title.clone()))
+    .bind(col(ds, |d| d.value.get()))
+    .bind(col(ds, |d| d.stage))
+    .bind(col(ds, |d| d.status))
+    .bind(col(ds, |d| d.probability))
+    .bind(col(ds, |d| d.contact_id.map(|c| c.0)))
+    .bind(col(ds, |d| d.assigned_to_id.map(|u| u.0)))
+    .bind(col(ds, |d| d.expected_close_date))
+    .bind(col(ds, |d| d.description.clone()))
     .bind(by)
-    .fetch_one(conn)
-    .await?)
+    .fetch_all(conn)
+    .await?;
+    in_given_order(rows, ds, |d| d.id, |d| d.id, "deal")
 }
 
 pub async fn get(conn: &mut PgConnection, org: OrgId, id: DealId) -> ApiResult<Deal> {

@@ -7,7 +7,7 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use strive_domain::entities::{LoopWithTasks, Task, TransactionLoop};
 use strive_domain::mutations::loops::{NewLoop, NewTask};
 use strive_domain::rules::{default_task_ids, loop_progress, DEFAULT_LOOP_TASKS};
-use strive_domain::{LoopId, LoopStatus, OrgId, TaskCategory, TaskId, TaskStatus, UserId};
+use strive_domain::{LoopId, LoopStatus, OrgId, TaskId, TaskStatus, UserId};
 
 /// A loop's columns plus its tasks in order, as JSON, from one statement.
 const LOOP_WITH_TASKS: &str = "SELECT l.*, coalesce(
@@ -15,53 +15,93 @@ const LOOP_WITH_TASKS: &str = "SELECT l.*, coalesce(
          WHERE t.organization_id = l.organization_id AND t.loop_id = l.id), '[]') AS tasks
   FROM transaction_loops l WHERE l.organization_id = ";
 
-/// The loop, then its four default tasks in one INSERT (the platform's Pattern 2). The caller's
-/// transaction makes the pair atomic.
+/// The loop, then its four default tasks (the platform's Pattern 2). The caller's transaction
+/// makes the pair atomic.
 pub async fn insert_with_default_tasks(
     conn: &mut PgConnection,
     org: OrgId,
     by: UserId,
     l: &NewLoop,
 ) -> ApiResult<LoopWithTasks> {
-    let created: TransactionLoop = sqlx::query_as(
+    let mut one = insert_many_with_default_tasks(conn, org, by, std::slice::from_ref(l)).await?;
+    one.pop()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("loop {} not written", l.id.0)))
+}
+
+/// Several new loops in one INSERT, then all their default tasks in another; answers them in
+/// the order given, each with its tasks in order.
+pub async fn insert_many_with_default_tasks(
+    conn: &mut PgConnection,
+    org: OrgId,
+    by: UserId,
+    ls: &[NewLoop],
+) -> ApiResult<Vec<LoopWithTasks>> {
+    fn col<T>(ls: &[NewLoop], f: impl Fn(&NewLoop) -> T) -> Vec<T> {
+        ls.iter().map(f).collect()
+    }
+    let created: Vec<TransactionLoop> = sqlx::query_as(
         "INSERT INTO transaction_loops (organization_id, id, property_address, transaction_type,
                                         listing_price_cents, expected_closing, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
-    )
-    .bind(org)
-    .bind(l.id)
-    .bind(&l.property_address)
-    .bind(l.transaction_type)
-    .bind(l.listing_price.get())
-    .bind(l.expected_closing)
-    .bind(by)
-    .fetch_one(&mut *conn)
-    .await?;
-    let ids: Vec<uuid::Uuid> = default_task_ids(l.id).iter().map(|t| t.0).collect();
-    let titles: Vec<&str> = DEFAULT_LOOP_TASKS.iter().map(|(t, _)| *t).collect();
-    let categories: Vec<TaskCategory> = DEFAULT_LOOP_TASKS.iter().map(|(_, c)| *c).collect();
-    let tasks: Vec<Task> = sqlx::query_as(
-        "INSERT INTO transaction_tasks (organization_id, id, loop_id, title, category, status,
-                                        position, created_by)
-         SELECT $1, t.id, $2, t.title, t.category, 'PENDING', t.position, $3
-           FROM unnest($4::uuid[], $5::text[], $6::text[]) WITH ORDINALITY
-                AS t(id, title, category, position)
+         SELECT $1, x.id, x.address, x.kind, x.price, x.closing, $7
+           FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int8[], $6::date[])
+                WITH ORDINALITY AS x(id, address, kind, price, closing, n)
+          ORDER BY x.n
          RETURNING *",
     )
     .bind(org)
-    .bind(l.id)
+    .bind(col(ls, |l| l.id.0))
+    .bind(col(ls, |l| l.property_address.clone()))
+    .bind(col(ls, |l| l.transaction_type))
+    .bind(col(ls, |l| l.listing_price.get()))
+    .bind(col(ls, |l| l.expected_closing))
     .bind(by)
-    .bind(&ids)
-    .bind(&titles)
-    .bind(&categories)
     .fetch_all(&mut *conn)
     .await?;
-    let mut tasks = tasks;
-    tasks.sort_by_key(|t| t.position);
-    Ok(LoopWithTasks {
-        transaction_loop: created,
-        tasks,
-    })
+    let created = crate::db::in_given_order(created, ls, |c| c.id, |l| l.id, "loop")?;
+    let (mut ids, mut loop_ids, mut titles, mut categories, mut positions) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for l in ls {
+        for (task_id, (position, (title, category))) in default_task_ids(l.id)
+            .iter()
+            .zip((1i32..).zip(DEFAULT_LOOP_TASKS.iter()))
+        {
+            ids.push(task_id.0);
+            loop_ids.push(l.id.0);
+            titles.push(*title);
+            categories.push(*category);
+            positions.push(position);
+        }
+    }
+    let mut tasks: Vec<Task> = sqlx::query_as(
+        "INSERT INTO transaction_tasks (organization_id, id, loop_id, title, category, status,
+                                        position, created_by)
+         SELECT $1, t.id, t.loop_id, t.title, t.category, 'PENDING', t.position, $2
+           FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::int4[])
+                AS t(id, loop_id, title, category, position)
+         RETURNING *",
+    )
+    .bind(org)
+    .bind(by)
+    .bind(&ids)
+    .bind(&loop_ids)
+    .bind(&titles)
+    .bind(&categories)
+    .bind(&positions)
+    .fetch_all(&mut *conn)
+    .await?;
+    tasks.sort_by_key(|t| (t.position, t.id.0));
+    let mut by_loop: std::collections::HashMap<LoopId, Vec<Task>> =
+        std::collections::HashMap::new();
+    for t in tasks {
+        by_loop.entry(t.loop_id).or_default().push(t);
+    }
+    Ok(created
+        .into_iter()
+        .map(|l| LoopWithTasks {
+            tasks: by_loop.remove(&l.id).unwrap_or_default(),
+            transaction_loop: l,
+        })
+        .collect())
 }
 
 pub async fn get(conn: &mut PgConnection, org: OrgId, id: LoopId) -> ApiResult<LoopWithTasks> {
@@ -167,17 +207,39 @@ pub async fn insert_task(
     .await?)
 }
 
-pub async fn complete_task(conn: &mut PgConnection, org: OrgId, id: TaskId) -> ApiResult<Task> {
-    sqlx::query_as(
-        "UPDATE transaction_tasks
-            SET status = 'DONE', completed_at = coalesce(completed_at, now()), updated_at = now()
-          WHERE organization_id = $1 AND id = $2 RETURNING *",
+/// Marks a task done; answers it with the statuses of every task of its loop afterwards (one
+/// statement: the loop's progress follows from them).
+pub async fn complete_task(
+    conn: &mut PgConnection,
+    org: OrgId,
+    id: TaskId,
+) -> ApiResult<(Task, Vec<TaskStatus>)> {
+    #[derive(sqlx::FromRow)]
+    struct Done {
+        #[sqlx(flatten)]
+        task: Task,
+        others: Vec<TaskStatus>,
+    }
+    // The sub-select reads the statement's snapshot, from before the update: the task itself
+    // is left out there and counted as it is now.
+    let done: Done = sqlx::query_as(
+        "WITH done AS (
+           UPDATE transaction_tasks
+              SET status = 'DONE', completed_at = coalesce(completed_at, now()), updated_at = now()
+            WHERE organization_id = $1 AND id = $2 RETURNING *)
+         SELECT done.*, ARRAY(SELECT t.status FROM transaction_tasks t
+                               WHERE t.organization_id = done.organization_id
+                                 AND t.loop_id = done.loop_id AND t.id <> done.id) AS others
+           FROM done",
     )
     .bind(org)
     .bind(id)
     .fetch_optional(conn)
     .await?
-    .ok_or_else(|| ApiError::not_found("Task"))
+    .ok_or_else(|| ApiError::not_found("Task"))?;
+    let mut statuses = done.others;
+    statuses.push(done.task.status);
+    Ok((done.task, statuses))
 }
 
 /// Recomputes a loop's progress from its tasks with the domain's rule; returns the new value.
@@ -189,6 +251,16 @@ pub async fn refresh_progress(conn: &mut PgConnection, org: OrgId, id: LoopId) -
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
+    store_progress(conn, org, id, statuses).await
+}
+
+/// Stores the progress the domain's rule gives for these task statuses; returns it.
+pub async fn store_progress(
+    conn: &mut PgConnection,
+    org: OrgId,
+    id: LoopId,
+    statuses: Vec<TaskStatus>,
+) -> ApiResult<i32> {
     let progress = loop_progress(statuses);
     sqlx::query(
         "UPDATE transaction_loops SET progress = $3, updated_at = now()

@@ -98,3 +98,25 @@ pub async fn begin_personal(pool: &PgPool, user: UserId) -> Result<Tx, sqlx::Err
         .await?;
     Ok(tx)
 }
+
+/// The rows a multi-row write returned, in the order of what was written (`RETURNING` promises
+/// no order); an error when one is missing.
+pub fn in_given_order<R, G, K: std::hash::Hash + Eq + std::fmt::Debug>(
+    rows: Vec<R>,
+    given: &[G],
+    row_key: impl Fn(&R) -> K,
+    given_key: impl Fn(&G) -> K,
+    what: &str,
+) -> crate::error::ApiResult<Vec<R>> {
+    let mut by_key: std::collections::HashMap<K, R> =
+        rows.into_iter().map(|r| (row_key(&r), r)).collect();
+    given
+        .iter()
+        .map(|g| {
+            let key = given_key(g);
+            by_key.remove(&key).ok_or_else(|| {
+                crate::error::ApiError::Internal(anyhow::anyhow!("{what} {key:?} not written"))
+            })
+        })
+        .collect()
+}

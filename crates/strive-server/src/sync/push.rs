@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use strive_domain::mutations::Mutation;
 use strive_domain::permissions::Action;
 use strive_domain::{DeviceId, OrgId, ValidationError};
@@ -155,14 +155,13 @@ async fn run_group(
             continue;
         }
         let run = if batch.is_optimistic() {
-            new_contacts_from(group, &mut parsed, i, &prior, answered)
+            run_from(group, &mut parsed, i, &prior, answered)
         } else {
             Vec::new()
         };
         if run.len() > 1 {
             let n = run.len();
-            let Some(answers) = mutations::create_contacts_for_device(batch, device, run).await?
-            else {
+            let Some(answers) = mutations::apply_run_for_device(batch, device, run).await? else {
                 return Ok(false);
             };
             for (seq, answer) in answers {
@@ -175,7 +174,7 @@ async fn run_group(
         }
         // One at a time (a run of one is put back).
         let mutation = match run.into_iter().next() {
-            Some((_, c)) => Ok(Mutation::CreateContact(c)),
+            Some((_, m)) => Ok(m),
             None => parsed[i]
                 .take()
                 .unwrap_or_else(|| Err(ApiError::Internal(anyhow::anyhow!("mutation used twice")))),
@@ -195,25 +194,31 @@ async fn run_group(
     Ok(true)
 }
 
-/// The `createContact`s from `start` on that can go together: consecutive, new (neither
-/// answered before nor repeated in the run). Taken out of `parsed`.
-fn new_contacts_from(
+/// The mutations from `start` on that can be written together: consecutive, of one
+/// [`mutations::RunKind`], new (neither answered before nor repeated in the run), and each on a
+/// row of its own (a second update of a row ends the run). Taken out of `parsed`.
+fn run_from(
     group: &[PushItem],
     parsed: &mut [Option<ApiResult<Mutation>>],
     start: usize,
     prior: &HashMap<i64, PushResult>,
     answered: &HashMap<i64, usize>,
-) -> Vec<(i64, strive_domain::mutations::contacts::CreateContact)> {
-    let mut seen = std::collections::HashSet::new();
+) -> Vec<(i64, Mutation)> {
+    let (mut seqs, mut rows) = (HashSet::new(), HashSet::new());
+    let mut kind = None;
     let mut run = Vec::new();
     for (item, slot) in group[start..].iter().zip(&mut parsed[start..]) {
         let seq = item.client_seq;
-        let fresh = !prior.contains_key(&seq) && !answered.contains_key(&seq) && seen.insert(seq);
-        if !fresh || !matches!(slot, Some(Ok(Mutation::CreateContact(_)))) {
+        let fresh = !prior.contains_key(&seq) && !answered.contains_key(&seq) && seqs.insert(seq);
+        let Some(Ok(m)) = slot.as_ref() else { break };
+        let Some((this, row)) = mutations::run_kind(m) else {
+            break;
+        };
+        if !fresh || *kind.get_or_insert(this) != this || row.is_some_and(|r| !rows.insert(r)) {
             break;
         }
-        if let Some(Ok(Mutation::CreateContact(c))) = slot.take() {
-            run.push((seq, c));
+        if let Some(Ok(m)) = slot.take() {
+            run.push((seq, m));
         }
     }
     run
