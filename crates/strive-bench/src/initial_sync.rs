@@ -320,6 +320,13 @@ pub async fn pull_child(base: &str, token: &str, org: &str, dir: &Path) -> anyho
     Ok(())
 }
 
+pub fn raw_only(rows: i64) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let rate = raw_sqlcipher_insert(dir.path(), rows)?;
+    println!("raw SQLCipher upsert: {rate:.0} rows/s ({})", loadavg());
+    Ok(())
+}
+
 fn raw_sqlcipher_insert(dir: &Path, rows: i64) -> anyhow::Result<f64> {
     let mut replica = Replica::create(
         dir,
@@ -335,6 +342,22 @@ fn raw_sqlcipher_insert(dir: &Path, rows: i64) -> anyhow::Result<f64> {
         "raw SQLCipher upsert: {secs:.1} s, thread CPU {:.1} s",
         usage(libc::RUSAGE_THREAD).1 - cpu
     );
+    if std::env::var_os("BENCH_INDEXES_AFTER").is_some() {
+        let dir = tempfile::tempdir()?;
+        let mut bare = Replica::create(
+            dir.path(),
+            OrgId::new(),
+            crate::setup::PASSWORD,
+            Keychain::Disabled,
+        )?;
+        let (insert, build) = bare.raw_insert_contacts_indexes_after(rows)?;
+        println!(
+            "raw SQLCipher upsert, secondary indexes built after: insert {insert:.1} s \
+             ({:.0} rows/s), build {build:.1} s; {:.0} rows/s in all",
+            rows as f64 / insert,
+            rows as f64 / (insert + build)
+        );
+    }
     Ok(rows as f64 / secs)
 }
 

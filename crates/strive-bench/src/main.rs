@@ -63,6 +63,12 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         rows: i64,
     },
+    /// The replica's raw limit alone: a prepared upsert of N contacts into a fresh SQLCipher
+    /// replica (with BENCH_INDEXES_AFTER set, also with its secondary indexes built after).
+    RawSqlcipher {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: i64,
+    },
     /// (internal) Loads an organization and serves it until killed (profiling the client).
     #[command(hide = true)]
     Serve {
@@ -102,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Documents { mb } => documents::run(mb).await,
         Command::OrgMove { contacts } => org_move::run(contacts).await,
         Command::ApplyOnly { rows } => initial_sync::apply_only(rows),
+        Command::RawSqlcipher { rows } => initial_sync::raw_only(rows),
         Command::PullChild {
             base,
             token,

@@ -382,4 +382,37 @@ impl Replica {
         }
         Ok(())
     }
+
+    /// [`Replica::raw_insert_contacts`] with the contacts' secondary indexes dropped first and
+    /// built again after the last row (what an initial sync could do): answers the seconds spent
+    /// inserting and building. For benchmarks only.
+    #[doc(hidden)]
+    pub fn raw_insert_contacts_indexes_after(
+        &mut self,
+        n: i64,
+    ) -> Result<(f64, f64), ReplicaError> {
+        let indexes: Vec<(String, String)> = {
+            let mut stmt = self.conn.prepare(
+                "SELECT name, sql FROM sqlite_master
+                  WHERE type = 'index' AND tbl_name = 'contacts' AND sql IS NOT NULL",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows
+        };
+        for (name, _) in &indexes {
+            self.conn.execute_batch(&format!("DROP INDEX {name}"))?;
+        }
+        let t = std::time::Instant::now();
+        self.raw_insert_contacts(n)?;
+        let inserted = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        let tx = self.conn.transaction()?;
+        for (_, sql) in &indexes {
+            tx.execute_batch(sql)?;
+        }
+        tx.commit()?;
+        Ok((inserted, t.elapsed().as_secs_f64()))
+    }
 }
