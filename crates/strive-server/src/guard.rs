@@ -232,9 +232,15 @@ pub struct Replay {
     pub kind: String,
 }
 
-/// Writes per transaction in a [`Batch`]: each write's savepoint takes a subtransaction id, and
-/// PostgreSQL tracks at most 64 of them per transaction cheaply.
+/// Writes per transaction in a [`Batch`] run with a savepoint each (see
+/// [`Batch::retry_group_carefully`]): each savepoint takes a subtransaction id, and PostgreSQL
+/// tracks at most 64 of them per transaction cheaply.
 pub const BATCH_GROUP: usize = 50;
+
+/// Writes per transaction in a [`Batch`] run optimistically, without savepoints: a group's
+/// fixed cost (checks, push lock, audit statement, commit) spread over more writes. A group
+/// that fails is run again carefully, in transactions of [`BATCH_GROUP`].
+pub const OPTIMISTIC_GROUP: usize = 250;
 
 /// Many writes in one tenant context (a pushed sync batch), in groups of at most
 /// [`BATCH_GROUP`], one transaction each. A group's transaction is checked as a request's is
@@ -483,6 +489,15 @@ impl Batch {
         Box::pin(async move {
             self.commit_tx().await?;
             self.begin_group().await
+        })
+    }
+
+    /// [`Batch::next_group`] for the next part of a spoiled group: each write in a savepoint.
+    pub fn next_group_carefully(&mut self) -> BoxFuture<'_, ApiResult<()>> {
+        Box::pin(async move {
+            self.next_group().await?;
+            self.careful = true;
+            Ok(())
         })
     }
 

@@ -962,25 +962,26 @@ async fn a_write_failing_in_the_database_is_rejected_alone_across_groups() {
     let laptop = app.device_login("ann@example.com", "laptop").await;
     let twice = uuid::Uuid::now_v7();
     let missing = uuid::Uuid::now_v7();
-    // 120 mutations over three groups; failures in the first and the third.
+    // 300 mutations: two optimistic groups (250 and 50), each run again carefully (in
+    // transactions of 50) after a write failed in it.
     let mut failing = BTreeSet::new();
-    let batch: Vec<Value> = (1..=120)
+    let batch: Vec<Value> = (1..=300)
         .map(|i| {
             let m = match i {
                 10 | 20 => json!({"type": "createContact", "args": {"id": twice, "name": format!("Twice {i}")}}),
                 // Invalid in the middle of a run of new contacts: refused alone, no rerun.
                 30 => json!({"type": "createContact", "args": {"name": "A"}}),
-                105 => json!({"type": "createDeal", "args": {"title": "Orphan", "value_cents": 1, "contact_id": missing}}),
+                105 | 280 => json!({"type": "createDeal", "args": {"title": "Orphan", "value_cents": 1, "contact_id": missing}}),
                 _ => json!({"type": "createContact", "args": {"name": format!("Contact {i}")}}),
             };
-            if matches!(i, 20 | 30 | 105) {
+            if matches!(i, 20 | 30 | 105 | 280) {
                 failing.insert(i);
             }
             item(i, m)
         })
         .collect();
     let results = push_ok(&app, &org, &laptop.user.token, batch.clone()).await;
-    assert_eq!(results.len(), 120);
+    assert_eq!(results.len(), 300);
     for (i, r) in results.iter().enumerate() {
         let seq = i as i64 + 1;
         assert_eq!(r["client_seq"], seq, "{r}");
@@ -999,16 +1000,16 @@ async fn a_write_failing_in_the_database_is_rejected_alone_across_groups() {
     );
     let recorded =
         format!("SELECT count(*) FROM applied_mutations WHERE organization_id = '{org}'");
-    assert_eq!(count(&app, &contacts).await, 117, "every contact once");
+    assert_eq!(count(&app, &contacts).await, 296, "every contact once");
     assert_eq!(count(&app, &deals).await, 0, "the orphan deal is not there");
     assert_eq!(
         count(&app, &audits).await,
-        117,
+        296,
         "one audit row per applied write"
     );
     assert_eq!(
         count(&app, &recorded).await,
-        120,
+        300,
         "every answer is remembered"
     );
 
@@ -1022,7 +1023,7 @@ async fn a_write_failing_in_the_database_is_rejected_alone_across_groups() {
     );
     assert_eq!(app.fingerprint(&org).await, before);
     assert_eq!(counter(&app, &org).await, seq_before);
-    assert_eq!(count(&app, &audits).await, 117);
+    assert_eq!(count(&app, &audits).await, 296);
 }
 
 // Consecutive mutations of one kind are written together (new contacts, deals and loops;

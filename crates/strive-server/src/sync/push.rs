@@ -2,7 +2,7 @@
 //! through the same guarded pipeline as the REST routes (checks, validation, effect, audit), all
 //! or nothing in its own savepoint, and its answer is recorded under `(device, client_seq)` so a
 //! replay is a no-op answering what the first run answered. The mutations go in groups of
-//! [`guard::BATCH_GROUP`], a transaction each, checked when it begins (see [`guard::Batch`]); a
+//! [`guard::OPTIMISTIC_GROUP`], a transaction each, checked when it begins (see [`guard::Batch`]); a
 //! group's audit rows and replay records are written in one statement, so a batch costs a few
 //! commits and statements rather than several per mutation.
 
@@ -92,22 +92,32 @@ pub async fn push(
     let mut results: Vec<PushResult> = Vec::with_capacity(body.mutations.len());
     // A client_seq sent twice in one batch answers what its first run answered.
     let mut answered: HashMap<i64, usize> = HashMap::new();
-    for (i, group) in body.mutations.chunks(guard::BATCH_GROUP).enumerate() {
+    for (i, group) in body.mutations.chunks(guard::OPTIMISTIC_GROUP).enumerate() {
         if i > 0 {
             batch.next_group().await?;
         }
         let done = results.len();
         let mut outcome = run_group(&mut batch, device, group, &mut results, &mut answered).await;
         if matches!(outcome, Ok(false)) {
-            // A write failed outside a savepoint: the group again, each write in its own.
+            // A write failed outside a savepoint: the group again, each write in its own, in
+            // transactions small enough for their savepoints.
             results.truncate(done);
             answered.retain(|_, at| *at < done);
-            batch.retry_group_carefully().await?;
-            outcome = run_group(&mut batch, device, group, &mut results, &mut answered).await;
-            if matches!(outcome, Ok(false)) {
-                outcome = Err(ApiError::Internal(anyhow::anyhow!(
-                    "a pushed group failed outside its writes' savepoints"
-                )));
+            for (j, part) in group.chunks(guard::BATCH_GROUP).enumerate() {
+                if j == 0 {
+                    batch.retry_group_carefully().await?;
+                } else {
+                    batch.next_group_carefully().await?;
+                }
+                outcome = run_group(&mut batch, device, part, &mut results, &mut answered).await;
+                if matches!(outcome, Ok(false)) {
+                    outcome = Err(ApiError::Internal(anyhow::anyhow!(
+                        "a pushed group failed outside its writes' savepoints"
+                    )));
+                }
+                if outcome.is_err() {
+                    break;
+                }
             }
         }
         if let Err(e) = outcome {
