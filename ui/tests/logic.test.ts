@@ -97,4 +97,13 @@ describe("activity lines", () => {
     expect(describeActivity(a)).toEqual({ who: "Ann Lee", text: "create transaction “12 Elm Street”" });
     expect(describeActivity({ ...a, user_name: "", entity_type: "contact", new_values: null }).who).toBe("Someone");
   });
+
+  it("does not repeat a kind the action already names", () => {
+    const a = { id: "1", user_id: "u", user_name: "Ann Lee", action: "uploaded_document", entity_type: "document", entity_id: "d", new_values: { file_name: "offer.pdf", version: 2 }, created_at: "" };
+    expect(describeActivity(a).text).toBe("uploaded document “offer.pdf”");
+    expect(describeActivity({ ...a, action: "completed_task", entity_type: "transaction_task", new_values: { status: "DONE" } }).text).toBe("completed task");
+    expect(describeActivity({ ...a, action: "updated_progress", entity_type: "transaction_loop", new_values: { progress: 25 } }).text).toBe("updated progress of transaction");
+    expect(describeActivity({ ...a, action: "bulk_assigned", entity_type: "contact", new_values: {} }).text).toBe("bulk assigned contact");
+    expect(describeActivity({ ...a, action: "created", entity_type: "contact", new_values: { name: "Carol" } }).text).toBe("created contact “Carol”");
+  });
 });
