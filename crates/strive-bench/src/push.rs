@@ -105,6 +105,9 @@ pub async fn run(n: usize) -> anyhow::Result<()> {
     let queue_secs = t.elapsed().as_secs_f64();
     anyhow::ensure!(replica.pending()? == n as i64, "every mutation is queued");
 
+    if let Ok(sql) = std::env::var("BENCH_SQL_BEFORE_PUSH") {
+        sqlx::raw_sql(&sql).execute(&mut owner).await?;
+    }
     if std::env::var_os("BENCH_STATEMENTS").is_some() {
         for q in [
             "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
