@@ -222,53 +222,41 @@ async fn execute_run(
     ctx: &Ctx,
     valids: Vec<ValidMutation>,
 ) -> ApiResult<Vec<(Outcome, Vec<Audit>)>> {
-    fn unmixed() -> ApiError {
-        ApiError::Internal(anyhow::anyhow!("a run mixes kinds of writes"))
+    // The run's values, every one of the variant given.
+    macro_rules! all_of {
+        ($valids:expr, $pat:pat => $value:expr) => {
+            $valids
+                .into_iter()
+                .map(|v| match v {
+                    $pat => Ok($value),
+                    _ => Err(ApiError::Internal(anyhow::anyhow!(
+                        "a run mixes kinds of writes"
+                    ))),
+                })
+                .collect::<ApiResult<Vec<_>>>()?
+        };
     }
     let (org, user) = (ctx.org, ctx.user);
     match valids.first() {
         None => Ok(Vec::new()),
         Some(ValidMutation::CreateContact(_)) => {
-            let news = valids
-                .into_iter()
-                .map(|v| match v {
-                    ValidMutation::CreateContact(c) => Ok(c),
-                    _ => Err(unmixed()),
-                })
-                .collect::<ApiResult<Vec<_>>>()?;
+            let news = all_of!(valids, ValidMutation::CreateContact(c) => c);
             let created = contacts::insert_many(tx, org, user, &news).await?;
             Ok(created.into_iter().map(created_contact).collect())
         }
         Some(ValidMutation::CreateDeal(_)) => {
-            let news = valids
-                .into_iter()
-                .map(|v| match v {
-                    ValidMutation::CreateDeal(d) => Ok(d),
-                    _ => Err(unmixed()),
-                })
-                .collect::<ApiResult<Vec<_>>>()?;
+            let news = all_of!(valids, ValidMutation::CreateDeal(d) => d);
             let created = deals::insert_many(tx, org, user, &news).await?;
             Ok(created.into_iter().map(created_deal).collect())
         }
         Some(ValidMutation::CreateLoop(_)) => {
-            let news = valids
-                .into_iter()
-                .map(|v| match v {
-                    ValidMutation::CreateLoop(l) => Ok(l),
-                    _ => Err(unmixed()),
-                })
-                .collect::<ApiResult<Vec<_>>>()?;
+            let news = all_of!(valids, ValidMutation::CreateLoop(l) => l);
             let created = loops::insert_many_with_default_tasks(tx, org, user, &news).await?;
             Ok(created.into_iter().map(created_loop).collect())
         }
         Some(ValidMutation::UpdateContact(..)) => {
-            let updates = valids
-                .into_iter()
-                .map(|v| match v {
-                    ValidMutation::UpdateContact(id, changes, base) => Ok((id.0, changes, base)),
-                    _ => Err(unmixed()),
-                })
-                .collect::<ApiResult<Vec<_>>>()?;
+            let updates =
+                all_of!(valids, ValidMutation::UpdateContact(id, c, base) => (id.0, c, base));
             update_run(
                 tx,
                 ctx,
@@ -280,16 +268,13 @@ async fn execute_run(
             .await
         }
         Some(ValidMutation::UpdateDeal(..)) => {
-            let updates = valids
-                .into_iter()
-                .map(|v| match v {
-                    ValidMutation::UpdateDeal(id, changes, base) => Ok((id.0, changes, base)),
-                    _ => Err(unmixed()),
-                })
-                .collect::<ApiResult<Vec<_>>>()?;
+            let updates =
+                all_of!(valids, ValidMutation::UpdateDeal(id, c, base) => (id.0, c, base));
             update_run(tx, ctx, DEAL, updates, |d: &Deal| d.id.0, Outcome::Deal).await
         }
-        Some(_) => Err(unmixed()),
+        Some(_) => Err(ApiError::Internal(anyhow::anyhow!(
+            "not a kind written in runs"
+        ))),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Contacts: insert, read, list with filters and keyset pagination, bulk assign.
 
+use crate::db::column;
 use crate::db::page::{time_value, Cursor, Page, SortKey};
 use crate::error::{ApiError, ApiResult};
 use serde::Deserialize;
@@ -14,9 +15,8 @@ pub async fn insert(
     by: UserId,
     c: &NewContact,
 ) -> ApiResult<Contact> {
-    let mut one = insert_many(conn, org, by, std::slice::from_ref(c)).await?;
-    one.pop()
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("contact {} not written", c.id.0)))
+    let one = insert_many(conn, org, by, std::slice::from_ref(c)).await?;
+    crate::db::the_one(one, "contact")
 }
 
 /// Several new contacts in one INSERT; answers them in the order given.
@@ -26,9 +26,6 @@ pub async fn insert_many(
     by: UserId,
     cs: &[NewContact],
 ) -> ApiResult<Vec<Contact>> {
-    fn col<T>(cs: &[NewContact], f: impl Fn(&NewContact) -> T) -> Vec<T> {
-        cs.iter().map(f).collect()
-    }
     let rows: Vec<Contact> = sqlx::query_as(
         "INSERT INTO contacts (organization_id, id, name, email, phone, company, position,
                                contact_type, status, notes, tags, assigned_to_id,
@@ -45,18 +42,18 @@ pub async fn insert_many(
          RETURNING *",
     )
     .bind(org)
-    .bind(col(cs, |c| c.id.0))
-    .bind(col(cs, |c| c.name.clone()))
-    .bind(col(cs, |c| c.email.clone()))
-    .bind(col(cs, |c| c.phone.clone()))
-    .bind(col(cs, |c| c.company.clone()))
-    .bind(col(cs, |c| c.position.clone()))
-    .bind(col(cs, |c| c.contact_type.as_str()))
-    .bind(col(cs, |c| c.status.as_str()))
-    .bind(col(cs, |c| c.notes.clone()))
-    .bind(col(cs, |c| serde_json::json!(c.tags)))
-    .bind(col(cs, |c| c.assigned_to_id.map(|u| u.0)))
-    .bind(col(cs, |c| c.next_follow_up_at))
+    .bind(column(cs, |c| c.id.0))
+    .bind(column(cs, |c| c.name.clone()))
+    .bind(column(cs, |c| c.email.clone()))
+    .bind(column(cs, |c| c.phone.clone()))
+    .bind(column(cs, |c| c.company.clone()))
+    .bind(column(cs, |c| c.position.clone()))
+    .bind(column(cs, |c| c.contact_type.as_str()))
+    .bind(column(cs, |c| c.status.as_str()))
+    .bind(column(cs, |c| c.notes.clone()))
+    .bind(column(cs, |c| serde_json::json!(c.tags)))
+    .bind(column(cs, |c| c.assigned_to_id.map(|u| u.0)))
+    .bind(column(cs, |c| c.next_follow_up_at))
     .bind(by)
     .fetch_all(conn)
     .await?;

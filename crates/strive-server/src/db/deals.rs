@@ -1,7 +1,7 @@
 //! Deals: insert, read, list.
 
-use crate::db::in_given_order;
 use crate::db::page::{time_value, Cursor, Page, SortKey};
+use crate::db::{column, in_given_order};
 use crate::error::{ApiError, ApiResult};
 use serde::Deserialize;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
@@ -15,9 +15,8 @@ pub async fn insert(
     by: UserId,
     d: &NewDeal,
 ) -> ApiResult<Deal> {
-    let mut one = insert_many(conn, org, by, std::slice::from_ref(d)).await?;
-    one.pop()
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("deal {} not written", d.id.0)))
+    let one = insert_many(conn, org, by, std::slice::from_ref(d)).await?;
+    crate::db::the_one(one, "deal")
 }
 
 /// Several new deals in one INSERT; answers them in the order given.
@@ -27,9 +26,6 @@ pub async fn insert_many(
     by: UserId,
     ds: &[NewDeal],
 ) -> ApiResult<Vec<Deal>> {
-    fn col<T>(ds: &[NewDeal], f: impl Fn(&NewDeal) -> T) -> Vec<T> {
-        ds.iter().map(f).collect()
-    }
     let rows: Vec<Deal> = sqlx::query_as(
         "INSERT INTO deals (organization_id, id, title, value_cents, stage, status, probability,
                             contact_id, assigned_to_id, expected_close_date, description, created_by)
@@ -44,16 +40,16 @@ pub async fn insert_many(
          RETURNING *",
     )
     .bind(org)
-    .bind(col(ds, |d| d.id.0))
-    .bind(col(ds, |d| d.title.clone()))
-    .bind(col(ds, |d| d.value.get()))
-    .bind(col(ds, |d| d.stage))
-    .bind(col(ds, |d| d.status))
-    .bind(col(ds, |d| d.probability))
-    .bind(col(ds, |d| d.contact_id.map(|c| c.0)))
-    .bind(col(ds, |d| d.assigned_to_id.map(|u| u.0)))
-    .bind(col(ds, |d| d.expected_close_date))
-    .bind(col(ds, |d| d.description.clone()))
+    .bind(column(ds, |d| d.id.0))
+    .bind(column(ds, |d| d.title.clone()))
+    .bind(column(ds, |d| d.value.get()))
+    .bind(column(ds, |d| d.stage))
+    .bind(column(ds, |d| d.status))
+    .bind(column(ds, |d| d.probability))
+    .bind(column(ds, |d| d.contact_id.map(|c| c.0)))
+    .bind(column(ds, |d| d.assigned_to_id.map(|u| u.0)))
+    .bind(column(ds, |d| d.expected_close_date))
+    .bind(column(ds, |d| d.description.clone()))
     .bind(by)
     .fetch_all(conn)
     .await?;

@@ -1,5 +1,6 @@
 //! Transaction loops and their tasks.
 
+use crate::db::column;
 use crate::db::page::{time_value, Cursor, Page, SortKey};
 use crate::error::{ApiError, ApiResult};
 use serde::Deserialize;
@@ -23,9 +24,8 @@ pub async fn insert_with_default_tasks(
     by: UserId,
     l: &NewLoop,
 ) -> ApiResult<LoopWithTasks> {
-    let mut one = insert_many_with_default_tasks(conn, org, by, std::slice::from_ref(l)).await?;
-    one.pop()
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("loop {} not written", l.id.0)))
+    let one = insert_many_with_default_tasks(conn, org, by, std::slice::from_ref(l)).await?;
+    crate::db::the_one(one, "loop")
 }
 
 /// Several new loops in one INSERT, then all their default tasks in another; answers them in
@@ -36,9 +36,6 @@ pub async fn insert_many_with_default_tasks(
     by: UserId,
     ls: &[NewLoop],
 ) -> ApiResult<Vec<LoopWithTasks>> {
-    fn col<T>(ls: &[NewLoop], f: impl Fn(&NewLoop) -> T) -> Vec<T> {
-        ls.iter().map(f).collect()
-    }
     let created: Vec<TransactionLoop> = sqlx::query_as(
         "INSERT INTO transaction_loops (organization_id, id, property_address, transaction_type,
                                         listing_price_cents, expected_closing, created_by)
@@ -49,11 +46,11 @@ pub async fn insert_many_with_default_tasks(
          RETURNING *",
     )
     .bind(org)
-    .bind(col(ls, |l| l.id.0))
-    .bind(col(ls, |l| l.property_address.clone()))
-    .bind(col(ls, |l| l.transaction_type))
-    .bind(col(ls, |l| l.listing_price.get()))
-    .bind(col(ls, |l| l.expected_closing))
+    .bind(column(ls, |l| l.id.0))
+    .bind(column(ls, |l| l.property_address.clone()))
+    .bind(column(ls, |l| l.transaction_type))
+    .bind(column(ls, |l| l.listing_price.get()))
+    .bind(column(ls, |l| l.expected_closing))
     .bind(by)
     .fetch_all(&mut *conn)
     .await?;

@@ -120,3 +120,18 @@ pub fn in_given_order<R, G, K: std::hash::Hash + Eq + std::fmt::Debug>(
         })
         .collect()
 }
+
+/// One field of every item, as the array a multi-row statement binds.
+pub fn column<X, T>(items: &[X], field: impl Fn(&X) -> T) -> Vec<T> {
+    items.iter().map(field).collect()
+}
+
+/// The single row a one-row call of a multi-row write returned.
+pub fn the_one<R>(mut rows: Vec<R>, what: &str) -> crate::error::ApiResult<R> {
+    match (rows.pop(), rows.is_empty()) {
+        (Some(row), true) => Ok(row),
+        _ => Err(crate::error::ApiError::Internal(anyhow::anyhow!(
+            "one {what} expected from a one-row write"
+        ))),
+    }
+}

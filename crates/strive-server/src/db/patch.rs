@@ -115,65 +115,32 @@ fn push_column(
     rows: &[(Uuid, &Changes)],
     i: usize,
 ) -> ApiResult<()> {
-    fn all<T>(
-        rows: &[(Uuid, &Changes)],
-        i: usize,
-        f: impl Fn(&FieldValue) -> Option<T>,
-    ) -> ApiResult<Vec<T>> {
-        rows.iter()
-            .map(|(_, c)| {
-                f(&c.0[i].value).ok_or_else(|| {
-                    ApiError::Internal(anyhow::anyhow!("a column changed with values of two types"))
+    // Every row's value of the column, all of the first row's variant.
+    macro_rules! bind_all {
+        ($variant:ident($v:ident) => $value:expr, $sql_type:literal) => {{
+            let values = rows
+                .iter()
+                .map(|(_, c)| match &c.0[i].value {
+                    FieldValue::$variant($v) => Ok($value),
+                    _ => Err(ApiError::Internal(anyhow::anyhow!(
+                        "a column changed with values of two types"
+                    ))),
                 })
-            })
-            .collect()
+                .collect::<ApiResult<Vec<_>>>()?;
+            qb.push_bind(values).push($sql_type);
+        }};
     }
-    let first = rows.first().map(|(_, c)| &c.0[i].value);
-    match first {
-        Some(FieldValue::Text(_)) => {
-            let v = all(rows, i, |v| match v {
-                FieldValue::Text(t) => Some(t.clone()),
-                _ => None,
-            })?;
-            qb.push_bind(v).push("::text[]")
-        }
-        Some(FieldValue::Int(_)) => {
-            let v = all(rows, i, |v| match v {
-                FieldValue::Int(n) => Some(*n),
-                _ => None,
-            })?;
-            qb.push_bind(v).push("::int8[]")
-        }
-        Some(FieldValue::Id(_)) => {
-            let v = all(rows, i, |v| match v {
-                FieldValue::Id(id) => Some(*id),
-                _ => None,
-            })?;
-            qb.push_bind(v).push("::uuid[]")
-        }
-        Some(FieldValue::Time(_)) => {
-            let v = all(rows, i, |v| match v {
-                FieldValue::Time(t) => Some(*t),
-                _ => None,
-            })?;
-            qb.push_bind(v).push("::timestamptz[]")
-        }
-        Some(FieldValue::Date(_)) => {
-            let v = all(rows, i, |v| match v {
-                FieldValue::Date(d) => Some(*d),
-                _ => None,
-            })?;
-            qb.push_bind(v).push("::date[]")
-        }
+    match rows.first().map(|(_, c)| &c.0[i].value) {
+        Some(FieldValue::Text(_)) => bind_all!(Text(t) => t.clone(), "::text[]"),
+        Some(FieldValue::Int(_)) => bind_all!(Int(n) => *n, "::int8[]"),
+        Some(FieldValue::Id(_)) => bind_all!(Id(id) => *id, "::uuid[]"),
+        Some(FieldValue::Time(_)) => bind_all!(Time(t) => *t, "::timestamptz[]"),
+        Some(FieldValue::Date(_)) => bind_all!(Date(d) => *d, "::date[]"),
         Some(FieldValue::TextList(_)) => {
-            let v = all(rows, i, |v| match v {
-                FieldValue::TextList(l) => Some(serde_json::json!(l)),
-                _ => None,
-            })?;
-            qb.push_bind(v).push("::jsonb[]")
+            bind_all!(TextList(l) => serde_json::json!(l), "::jsonb[]")
         }
-        None => return Ok(()),
-    };
+        None => {}
+    }
     Ok(())
 }
 
