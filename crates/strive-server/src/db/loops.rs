@@ -5,7 +5,7 @@ use crate::db::page::{time_value, Cursor, Page, SortKey};
 use crate::error::{ApiError, ApiResult};
 use serde::Deserialize;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
-use strive_domain::entities::{LoopWithTasks, Task, TransactionLoop};
+use strive_domain::entities::{LoopWithTasks, Task};
 use strive_domain::mutations::loops::{NewLoop, NewTask};
 use strive_domain::rules::{default_task_ids, loop_progress, DEFAULT_LOOP_TASKS};
 use strive_domain::{LoopId, LoopStatus, OrgId, TaskId, TaskStatus, UserId};
@@ -36,25 +36,6 @@ pub async fn insert_many_with_default_tasks(
     by: UserId,
     ls: &[NewLoop],
 ) -> ApiResult<Vec<LoopWithTasks>> {
-    let created: Vec<TransactionLoop> = sqlx::query_as(
-        "INSERT INTO transaction_loops (organization_id, id, property_address, transaction_type,
-                                        listing_price_cents, expected_closing, created_by)
-         SELECT $1, x.id, x.address, x.kind, x.price, x.closing, $7
-           FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int8[], $6::date[])
-                WITH ORDINALITY AS x(id, address, kind, price, closing, n)
-          ORDER BY x.n
-         RETURNING *",
-    )
-    .bind(org)
-    .bind(column(ls, |l| l.id.0))
-    .bind(column(ls, |l| l.property_address.clone()))
-    .bind(column(ls, |l| l.transaction_type))
-    .bind(column(ls, |l| l.listing_price.get()))
-    .bind(column(ls, |l| l.expected_closing))
-    .bind(by)
-    .fetch_all(&mut *conn)
-    .await?;
-    let created = crate::db::in_given_order(created, ls, |c| c.id, |l| l.id, "loop")?;
     let (mut ids, mut loop_ids, mut titles, mut categories, mut positions) =
         (vec![], vec![], vec![], vec![], vec![]);
     for l in ls {
@@ -69,15 +50,33 @@ pub async fn insert_many_with_default_tasks(
             positions.push(position);
         }
     }
-    let mut tasks: Vec<Task> = sqlx::query_as(
-        "INSERT INTO transaction_tasks (organization_id, id, loop_id, title, category, status,
-                                        position, created_by)
-         SELECT $1, t.id, t.loop_id, t.title, t.category, 'PENDING', t.position, $2
-           FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::int4[])
-                AS t(id, loop_id, title, category, position)
-         RETURNING *",
+    // One statement: the tasks' foreign keys are checked at its end, when the loops are there.
+    let created: Vec<LoopWithTasks> = sqlx::query_as(
+        "WITH l AS (
+           INSERT INTO transaction_loops (organization_id, id, property_address, transaction_type,
+                                          listing_price_cents, expected_closing, created_by)
+           SELECT $1, x.id, x.address, x.kind, x.price, x.closing, $7
+             FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int8[], $6::date[])
+                  WITH ORDINALITY AS x(id, address, kind, price, closing, n)
+            ORDER BY x.n
+           RETURNING *),
+         t AS (
+           INSERT INTO transaction_tasks (organization_id, id, loop_id, title, category, status,
+                                          position, created_by)
+           SELECT $1, t.id, t.loop_id, t.title, t.category, 'PENDING', t.position, $7
+             FROM unnest($8::uuid[], $9::uuid[], $10::text[], $11::text[], $12::int4[])
+                  AS t(id, loop_id, title, category, position)
+           RETURNING *)
+         SELECT l.*, coalesce((SELECT json_agg(t ORDER BY t.position, t.id) FROM t
+                                WHERE t.loop_id = l.id), '[]') AS tasks
+           FROM l",
     )
     .bind(org)
+    .bind(column(ls, |l| l.id.0))
+    .bind(column(ls, |l| l.property_address.clone()))
+    .bind(column(ls, |l| l.transaction_type))
+    .bind(column(ls, |l| l.listing_price.get()))
+    .bind(column(ls, |l| l.expected_closing))
     .bind(by)
     .bind(&ids)
     .bind(&loop_ids)
@@ -86,19 +85,7 @@ pub async fn insert_many_with_default_tasks(
     .bind(&positions)
     .fetch_all(&mut *conn)
     .await?;
-    tasks.sort_by_key(|t| (t.position, t.id.0));
-    let mut by_loop: std::collections::HashMap<LoopId, Vec<Task>> =
-        std::collections::HashMap::new();
-    for t in tasks {
-        by_loop.entry(t.loop_id).or_default().push(t);
-    }
-    Ok(created
-        .into_iter()
-        .map(|l| LoopWithTasks {
-            tasks: by_loop.remove(&l.id).unwrap_or_default(),
-            transaction_loop: l,
-        })
-        .collect())
+    crate::db::in_given_order(created, ls, |c| c.transaction_loop.id, |l| l.id, "loop")
 }
 
 pub async fn get(conn: &mut PgConnection, org: OrgId, id: LoopId) -> ApiResult<LoopWithTasks> {
