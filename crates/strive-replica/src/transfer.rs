@@ -36,6 +36,9 @@ pub struct UploadStats {
 struct Status {
     received: i64,
     state: String,
+    /// The server's largest chunk (absent from older servers).
+    #[serde(default)]
+    chunk_limit: Option<usize>,
 }
 
 struct Pending {
@@ -205,7 +208,7 @@ async fn upload_one(
         .send()
         .await?;
     let mut status: Status = ok_or_refused(res).await?.json().await?;
-    let mut file = std::fs::File::open(&p.file).map_err(crate::ReplicaError::from)?;
+    let file = std::fs::File::open(&p.file).map_err(crate::ReplicaError::from)?;
     let total = p.ciphertext_size as u64;
     let mut report = |sent: i64| {
         progress(&UploadProgress {
@@ -216,17 +219,22 @@ async fn upload_one(
         })
     };
     report(status.received);
-    let mut buf = vec![0u8; UPLOAD_CHUNK];
+    let on_disk = file.metadata().map_err(crate::ReplicaError::from)?.len();
+    drop(file);
+    if on_disk < total {
+        return Err(SyncError::Refused {
+            status: 422,
+            code: "vault_file_short".into(),
+            message: "this device's encrypted copy is shorter than declared".into(),
+        });
+    }
+    let chunk = status
+        .chunk_limit
+        .unwrap_or(UPLOAD_CHUNK)
+        .clamp(1, UPLOAD_CHUNK) as u64;
     while status.state == "RECEIVING" {
         let offset = status.received;
-        let n = read_at(&mut file, offset as u64, &mut buf).map_err(crate::ReplicaError::from)?;
-        if n == 0 {
-            return Err(SyncError::Refused {
-                status: 422,
-                code: "vault_file_short".into(),
-                message: "this device's encrypted copy is shorter than declared".into(),
-            });
-        }
+        let n = total.saturating_sub(offset as u64).min(chunk);
         let res = http
             .put(format!(
                 "{base}/v1/orgs/{org}/uploads/{}?offset={offset}",
@@ -234,7 +242,8 @@ async fn upload_one(
             ))
             .bearer_auth(token)
             .header("content-type", "application/octet-stream")
-            .body(buf[..n].to_vec())
+            .header("content-length", n)
+            .body(file_body(p.file.clone(), offset as u64, n))
             .send()
             .await?;
         status = match ok_or_refused(res).await {
@@ -255,16 +264,50 @@ async fn upload_one(
     Ok(())
 }
 
-fn read_at(file: &mut std::fs::File, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
-    file.seek(SeekFrom::Start(offset))?;
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read(&mut buf[got..])? {
-            0 => break,
-            n => got += n,
+/// Bytes read from the file per piece of a request's body.
+const READ_PIECE: usize = 1 << 20;
+
+/// `len` bytes of `path` from `offset`, streamed as a request body: read in 1 MiB pieces on the
+/// blocking pool as the connection takes them, so a request never holds its chunk whole and the
+/// reading overlaps the sending.
+fn file_body(path: PathBuf, offset: u64, len: u64) -> reqwest::Body {
+    let state = (path, None::<std::fs::File>, offset, len);
+    let pieces = futures_util::stream::unfold(state, |(path, file, at, left)| async move {
+        if left == 0 {
+            return None;
         }
-    }
-    Ok(got)
+        let read = tokio::task::spawn_blocking(move || {
+            let piece = (|| -> std::io::Result<_> {
+                let mut f = match file {
+                    Some(f) => f,
+                    None => {
+                        let mut f = std::fs::File::open(&path)?;
+                        f.seek(SeekFrom::Start(at))?;
+                        f
+                    }
+                };
+                let mut buf = vec![0u8; left.min(READ_PIECE as u64) as usize];
+                f.read_exact(&mut buf)?;
+                Ok((f, buf))
+            })();
+            (path, piece)
+        })
+        .await;
+        Some(match read {
+            Ok((path, Ok((f, buf)))) => {
+                let n = buf.len() as u64;
+                (
+                    Ok(bytes::Bytes::from(buf)),
+                    (path, Some(f), at + n, left - n),
+                )
+            }
+            // An error ends the request (its body is then short of its declared length); the
+            // next round starts again from what the server received.
+            Ok((path, Err(e))) => (Err(e), (path, None, at, 0)),
+            Err(e) => (Err(std::io::Error::other(e)), (PathBuf::new(), None, at, 0)),
+        })
+    });
+    reqwest::Body::wrap_stream(pieces)
 }
 
 /// What the server hands out to read a version (`POST .../documents/{id}/access`).
