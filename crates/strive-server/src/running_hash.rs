@@ -1,7 +1,7 @@
-//! Per-upload state kept in this process: a gate that lets one chunk of an upload be written at a
-//! time (a device may send the next chunk before the previous one is answered; it waits here, its
-//! body unread, instead of being refused), and the SHA-256 of the bytes written so far, so the
-//! last chunk need not re-read the whole part file.
+//! Per-upload state kept in this process: a gate that lets one chunk of an upload be checked,
+//! written and recorded at a time (a chunk that arrives meanwhile waits here, its body unread),
+//! and the SHA-256 of the bytes written so far, so the last chunk need not re-read the whole part
+//! file.
 //!
 //! Only a hint: a chunk that does not continue exactly where the hash stopped (sent again, out of
 //! order, or received by another instance) drops it, and the upload is then verified by reading

@@ -311,6 +311,56 @@ pub async fn plan_chunk(
     })
 }
 
+/// Opens the part file for writing (creating it) and takes its exclusive lock, waiting while
+/// another server instance writes or verifies a chunk of the same upload: the lock is what keeps
+/// a chunk from writing into a file whose checksum was verified meanwhile (the database row is
+/// not held while a body streams in). `None` when the file is marked verified ([`mark_verified`]):
+/// the database must then be asked again whether the upload still takes chunks.
+pub async fn lock_part(path: PathBuf) -> std::io::Result<Option<std::fs::File>> {
+    blocking(move || {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let opened = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path);
+        let f = match opened {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        f.lock()?;
+        // Read after the lock: a verification that finished while this waited shows here.
+        if f.metadata()?.permissions().readonly() {
+            return Ok(None);
+        }
+        Ok(Some(f))
+    })
+    .await
+}
+
+/// Marks a part file verified (read-only), under its lock, before its session says VERIFIED.
+async fn mark_verified(path: &std::path::Path) -> std::io::Result<()> {
+    let path = path.to_path_buf();
+    blocking(move || {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400))
+    })
+    .await
+}
+
+/// Takes a stale mark off (its session's VERIFIED never committed, or the upload started over).
+pub async fn unmark(path: &std::path::Path) -> std::io::Result<()> {
+    let path = path.to_path_buf();
+    blocking(move || {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+    })
+    .await
+}
+
 /// Frames of a chunk's body in flight between the connection and the file writer: bounds the
 /// memory a chunk takes (hyper hands over at most a few hundred KiB per frame).
 const FRAMES_IN_FLIGHT: usize = 16;
@@ -323,7 +373,7 @@ const FRAMES_IN_FLIGHT: usize = 16;
 /// a chunk refused half-way count for nothing: `received` only moves in [`commit_chunk`], and the
 /// checksum over the whole file is what decides.
 pub async fn receive_chunk(
-    path: PathBuf,
+    part: &std::fs::File,
     offset: u64,
     room: u64,
     limit: usize,
@@ -367,7 +417,7 @@ pub async fn receive_chunk(
             let w = match writer.as_mut() {
                 Some(w) => w,
                 None => writer.insert(FileWriter::start(
-                    path.clone(),
+                    part.try_clone()?,
                     offset,
                     hash.take().flatten(),
                 )),
@@ -446,21 +496,13 @@ struct FileWriter {
 }
 
 impl FileWriter {
-    fn start(path: PathBuf, offset: u64, hash: Option<Sha256>) -> Self {
+    fn start(f: std::fs::File, offset: u64, hash: Option<Sha256>) -> Self {
         let (to_file, mut rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(FRAMES_IN_FLIGHT);
         // std's file API on the blocking pool: tokio's would hop there per 2 MiB anyway. No
         // fsync per chunk: the checksum at the end catches anything a crash lost, and the file
         // is synced once before it is verified.
         let written = tokio::task::spawn_blocking(move || {
             use std::io::{Seek, Write};
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)?;
             // Small frames are gathered into fewer system calls; large ones go straight through.
             let mut out = std::io::BufWriter::with_capacity(64 * 1024, f);
             out.seek(std::io::SeekFrom::Start(offset))?;
@@ -568,6 +610,7 @@ pub async fn commit_chunk(
         };
         if sha == s.sha256 {
             outcome_state = "VERIFIED";
+            mark_verified(&path).await?;
         } else {
             mismatch = true;
             s.received = 0;
@@ -734,4 +777,31 @@ pub async fn record_version(
 pub async fn discard_part(state: &AppState, org: OrgId, id: VersionId) {
     state.upload_hashes().forget(id);
     let _ = tokio::fs::remove_file(part_path(state, org, id)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_verified_part_file_is_not_written_again_until_unmarked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("org").join("v.part");
+        let held = lock_part(path.clone())
+            .await
+            .unwrap()
+            .expect("a new part file");
+        // Another writer (as another instance would) waits for the lock.
+        let waiting = tokio::spawn(lock_part(path.clone()));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "one writer at a time");
+        mark_verified(&path).await.unwrap();
+        drop(held);
+        assert!(
+            waiting.await.unwrap().unwrap().is_none(),
+            "verified while it waited: the database is asked again"
+        );
+        unmark(&path).await.unwrap();
+        assert!(lock_part(path).await.unwrap().is_some());
+    }
 }

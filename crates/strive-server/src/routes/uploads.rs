@@ -79,10 +79,11 @@ pub struct ChunkQuery {
 /// harmless; the answer says how many bytes arrived, i.e. where to go on.
 ///
 /// The body is streamed into the part file as it arrives, between two short transactions: one
-/// checks the chunk may go there (the caller's upload, the offset) before a byte is written, the
-/// other records it. No database connection waits on the network. Chunks of one upload are
-/// written one at a time (in this process): a device may send the next chunk before the previous
-/// one is answered, and it waits, unread, until that one is recorded.
+/// checks the chunk may go there (the caller's upload, still receiving, the offset) before a byte
+/// is written, the other records it. No database connection waits on the network. Chunks of one
+/// upload are written one at a time: in this process a chunk waits, unread, at the upload's gate
+/// while another is written; across instances the part file's lock does the same, and a file
+/// verified meanwhile is never written again (see `uploads::lock_part`).
 #[utoipa::path(put, path = "/v1/orgs/{org_id}/uploads/{id}", tag = "documents", security(("bearer" = [])),
     params(("org_id" = OrgId, Path), ("id" = VersionId, Path), ("offset" = i64, Query)),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
@@ -148,25 +149,43 @@ async fn write_chunk(
     progress: &mut Progress,
     body: &mut BodyDataStream,
 ) -> ApiResult<ChunkOutcome> {
-    let st = state.clone();
-    let plan = guard::read(
-        state,
-        caller,
-        org,
-        Action::UploadDocument,
-        move |tx, ctx| Box::pin(async move { uploads::plan_chunk(tx, ctx, &st, id, offset).await }),
-    )
-    .await?;
-    let (offset, room) = match plan {
+    let plan = || {
+        let st = state.clone();
+        guard::read(
+            state,
+            caller,
+            org,
+            Action::UploadDocument,
+            move |tx, ctx| {
+                Box::pin(async move { uploads::plan_chunk(tx, ctx, &st, id, offset).await })
+            },
+        )
+    };
+    let (mut offset, mut room) = match plan().await? {
         ChunkPlan::Done(status) => return Ok(ChunkOutcome::Accepted(status)),
         ChunkPlan::Write { offset, room } => (offset, room),
+    };
+    let path = uploads::part_path(state, org, id);
+    // Held until the chunk is recorded (the lock goes with the file).
+    let part = match uploads::lock_part(path.clone()).await? {
+        Some(f) => f,
+        // Verified meanwhile (by another instance), or a mark whose VERIFIED never committed.
+        None => {
+            match plan().await? {
+                ChunkPlan::Done(status) => return Ok(ChunkOutcome::Accepted(status)),
+                ChunkPlan::Write { offset: o, room: r } => (offset, room) = (o, r),
+            }
+            uploads::unmark(&path).await?;
+            uploads::lock_part(path.clone()).await?.ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!("the part file of upload {id} stays locked"))
+            })?
+        }
     };
     if let Some(n) = declared.filter(|n| *n > room) {
         return Err(uploads::past_declared_size(offset + n, room, offset));
     }
-    let path = uploads::part_path(state, org, id);
     let hash = progress.take(offset);
-    let (len, hash) = uploads::receive_chunk(path, offset, room, limit, hash, body).await?;
+    let (len, hash) = uploads::receive_chunk(&part, offset, room, limit, hash, body).await?;
     let st = state.clone();
     let (outcome, keep) = guard::mutate(
         state,
@@ -183,6 +202,7 @@ async fn write_chunk(
         },
     )
     .await?;
+    drop(part);
     // Kept only once the chunk's row committed: a failed commit leaves no hash ahead of it.
     if let Some((end, hash)) = keep {
         progress.put(end, hash);
