@@ -233,9 +233,7 @@ async fn upload_one(
         .chunk_limit
         .unwrap_or(UPLOAD_CHUNK)
         .clamp(1, UPLOAD_CHUNK) as u64;
-    while status.state == "RECEIVING" {
-        let offset = status.received;
-        let n = total.saturating_sub(offset as u64).min(chunk);
+    let put = |offset: u64, n: u64| async move {
         let res = http
             .put(format!(
                 "{base}/v1/orgs/{org}/uploads/{}?offset={offset}",
@@ -244,13 +242,40 @@ async fn upload_one(
             .bearer_auth(token)
             .header("content-type", "application/octet-stream")
             .header("content-length", n)
-            .body(file_body(p.file.clone(), offset as u64, n))
+            .body(file_body(p.file.clone(), offset, n))
             .send()
             .await?;
-        status = match ok_or_refused(res).await {
-            Ok(r) => r.json().await?,
-            // Another attempt got further (or less far) meanwhile: ask where to go on.
+        ok_or_refused(res)
+            .await?
+            .json::<Status>()
+            .await
+            .map_err(SyncError::from)
+    };
+    // Two requests in flight: the server checks the next one while the current one streams in,
+    // and holds it (unread) until that one is recorded, so neither side waits on the other
+    // between chunks.
+    let mut in_flight = futures_util::stream::FuturesOrdered::new();
+    let mut next = status.received as u64;
+    while status.state == "RECEIVING" {
+        if in_flight.is_empty() {
+            next = status.received as u64;
+        }
+        while in_flight.len() < 2 && next < total {
+            let n = (total - next).min(chunk);
+            in_flight.push_back(put(next, n));
+            next += n;
+        }
+        let Some(answer) = in_flight.next().await else {
+            // Nothing left to send, yet not verified: send again from where the server is.
+            in_flight.push_back(put(status.received as u64, 0));
+            continue;
+        };
+        status = match answer {
+            Ok(s) => s,
+            // Another attempt got further (or less far) meanwhile: ask where to go on, and
+            // send again from there.
             Err(SyncError::Refused { code, .. }) if code == "upload_offset_mismatch" => {
+                in_flight.clear();
                 let res = http
                     .get(format!("{base}/v1/orgs/{org}/uploads/{}", p.version_id))
                     .bearer_auth(token)

@@ -252,11 +252,16 @@ pub enum ChunkOutcome {
 pub enum ChunkPlan {
     /// The upload takes no more chunks (verified or recorded): its status; nothing is written.
     Done(UploadStatus),
-    /// Write at `offset`; `room` bytes fit before the declared size.
-    Write { offset: u64, room: u64 },
+    /// Write at `offset`, once the bytes before it are in (`received` were when checked);
+    /// `room` bytes fit before the declared size.
+    Write {
+        offset: u64,
+        room: u64,
+        received: u64,
+    },
 }
 
-fn offset_mismatch(received: i64) -> ApiError {
+pub fn offset_mismatch(received: i64) -> ApiError {
     ApiError::coded(
         StatusCode::CONFLICT,
         "upload_offset_mismatch",
@@ -284,7 +289,8 @@ pub fn past_declared_size(end: u64, room: u64, offset: u64) -> ApiError {
 }
 
 /// Checks a chunk before it is received: the upload is the caller's, still receiving, and the
-/// offset is at or below what was received (a retry) and within the declared size.
+/// offset within the declared size (whether the bytes before it are in is decided at the
+/// upload's gate, and again when the chunk is recorded).
 pub async fn plan_chunk(
     conn: &mut PgConnection,
     ctx: &Ctx,
@@ -302,12 +308,15 @@ pub async fn plan_chunk(
     if s.state != "RECEIVING" {
         return Ok(ChunkPlan::Done(s.status(state)));
     }
-    if offset < 0 || offset > s.received {
+    // Past what was received is judged at the upload's gate: the chunk before it may be in
+    // flight.
+    if offset < 0 || offset > s.ciphertext_size {
         return Err(offset_mismatch(s.received));
     }
     Ok(ChunkPlan::Write {
         offset: offset as u64,
         room: (s.ciphertext_size - offset) as u64,
+        received: s.received as u64,
     })
 }
 

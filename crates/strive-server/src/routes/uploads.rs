@@ -4,7 +4,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::guard::{self, Caller};
 use crate::mutations::{apply, Outcome};
-use crate::running_hash::Progress;
 use crate::uploads::{self, ChunkOutcome, ChunkPlan, NewUpload, UploadStatus};
 use crate::AppState;
 use axum::body::{Body, BodyDataStream};
@@ -108,21 +107,10 @@ pub async fn put_chunk(
         return Err(uploads::chunk_too_large(limit));
     }
     let mut body = body.into_data_stream();
-    let gate = state.upload_hashes().gate(id);
-    let mut progress = gate.lock().await;
     let written = write_chunk(
-        &state,
-        &caller,
-        org,
-        id,
-        q.offset,
-        limit,
-        declared,
-        &mut progress,
-        &mut body,
+        &state, &caller, org, id, q.offset, limit, declared, &mut body,
     )
     .await;
-    drop(progress);
     // What a refusal left unread (all of it, when refused before a byte was written): read, so
     // that the device gets the answer rather than a reset connection while it still sends.
     uploads::drain(&mut body, limit).await;
@@ -136,7 +124,7 @@ pub async fn put_chunk(
     }
 }
 
-/// [`put_chunk`] with the upload's gate held: check, stream to the part file, record.
+/// [`put_chunk`]: check, enter the upload's gate, stream to the part file, record.
 #[allow(clippy::too_many_arguments)]
 async fn write_chunk(
     state: &AppState,
@@ -146,7 +134,6 @@ async fn write_chunk(
     offset: Option<i64>,
     limit: usize,
     declared: Option<u64>,
-    progress: &mut Progress,
     body: &mut BodyDataStream,
 ) -> ApiResult<ChunkOutcome> {
     let plan = || {
@@ -161,19 +148,33 @@ async fn write_chunk(
             },
         )
     };
-    let (mut offset, mut room) = match plan().await? {
+    // Checked before the gate: a chunk sent before the previous one was answered is checked
+    // while that one streams in.
+    let (mut offset, mut room, received) = match plan().await? {
         ChunkPlan::Done(status) => return Ok(ChunkOutcome::Accepted(status)),
-        ChunkPlan::Write { offset, room } => (offset, room),
+        ChunkPlan::Write {
+            offset,
+            room,
+            received,
+        } => (offset, room, received),
     };
+    let gate = state.upload_hashes().gate(id);
+    let mut progress = gate
+        .enter(offset, received)
+        .await
+        .map_err(|known| uploads::offset_mismatch(known as i64))?;
     let path = uploads::part_path(state, org, id);
     // Held until the chunk is recorded (the lock goes with the file).
     let part = match uploads::lock_part(path.clone()).await? {
         Some(f) => f,
-        // Verified meanwhile (by another instance), or a mark whose VERIFIED never committed.
+        // Verified meanwhile (here or by another instance), or a mark whose VERIFIED never
+        // committed: ask the database again.
         None => {
             match plan().await? {
                 ChunkPlan::Done(status) => return Ok(ChunkOutcome::Accepted(status)),
-                ChunkPlan::Write { offset: o, room: r } => (offset, room) = (o, r),
+                ChunkPlan::Write {
+                    offset: o, room: r, ..
+                } => (offset, room) = (o, r),
             }
             uploads::unmark(&path).await?;
             uploads::lock_part(path.clone()).await?.ok_or_else(|| {
@@ -185,6 +186,8 @@ async fn write_chunk(
         return Err(uploads::past_declared_size(offset + n, room, offset));
     }
     let hash = progress.take(offset);
+    // Until this chunk is recorded, what was received is the database's to say.
+    progress.recorded(None);
     let (len, hash) = uploads::receive_chunk(&part, offset, room, limit, hash, body).await?;
     let st = state.clone();
     let (outcome, keep) = guard::mutate(
@@ -203,10 +206,15 @@ async fn write_chunk(
     )
     .await?;
     drop(part);
-    // Kept only once the chunk's row committed: a failed commit leaves no hash ahead of it.
+    // Kept only once the chunk's row committed: a failed commit leaves nothing ahead of it.
+    if let ChunkOutcome::Accepted(s) = &outcome {
+        progress.recorded(Some(s.received as u64));
+    }
     if let Some((end, hash)) = keep {
         progress.put(end, hash);
     }
+    drop(progress);
+    gate.recorded();
     Ok(outcome)
 }
 
