@@ -4,13 +4,14 @@
 use crate::error::SyncError;
 use crate::open::Replica;
 use crate::pull::ok_or_refused;
-use crate::vault::{DocumentError, Hashing};
+use crate::vault::{DocumentError, Hashing, Writeback};
 use futures_util::StreamExt;
 use rusqlite::params;
 use serde::Deserialize;
 use serde_json::json;
+use sha2::Digest;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use strive_crypto::DataKey;
 use strive_domain::{DocumentId, VersionId};
 
@@ -36,6 +37,9 @@ pub struct UploadStats {
 struct Status {
     received: i64,
     state: String,
+    /// The server's largest chunk (absent from older servers).
+    #[serde(default)]
+    chunk_limit: Option<usize>,
 }
 
 struct Pending {
@@ -205,7 +209,7 @@ async fn upload_one(
         .send()
         .await?;
     let mut status: Status = ok_or_refused(res).await?.json().await?;
-    let mut file = std::fs::File::open(&p.file).map_err(crate::ReplicaError::from)?;
+    let file = std::fs::File::open(&p.file).map_err(crate::ReplicaError::from)?;
     let total = p.ciphertext_size as u64;
     let mut report = |sent: i64| {
         progress(&UploadProgress {
@@ -216,17 +220,20 @@ async fn upload_one(
         })
     };
     report(status.received);
-    let mut buf = vec![0u8; UPLOAD_CHUNK];
-    while status.state == "RECEIVING" {
-        let offset = status.received;
-        let n = read_at(&mut file, offset as u64, &mut buf).map_err(crate::ReplicaError::from)?;
-        if n == 0 {
-            return Err(SyncError::Refused {
-                status: 422,
-                code: "vault_file_short".into(),
-                message: "this device's encrypted copy is shorter than declared".into(),
-            });
-        }
+    let on_disk = file.metadata().map_err(crate::ReplicaError::from)?.len();
+    drop(file);
+    if on_disk < total {
+        return Err(SyncError::Refused {
+            status: 422,
+            code: "vault_file_short".into(),
+            message: "this device's encrypted copy is shorter than declared".into(),
+        });
+    }
+    let chunk = status
+        .chunk_limit
+        .unwrap_or(UPLOAD_CHUNK)
+        .clamp(1, UPLOAD_CHUNK) as u64;
+    let put = |offset: u64, n: u64| async move {
         let res = http
             .put(format!(
                 "{base}/v1/orgs/{org}/uploads/{}?offset={offset}",
@@ -234,13 +241,41 @@ async fn upload_one(
             ))
             .bearer_auth(token)
             .header("content-type", "application/octet-stream")
-            .body(buf[..n].to_vec())
+            .header("content-length", n)
+            .body(file_body(p.file.clone(), offset, n))
             .send()
             .await?;
-        status = match ok_or_refused(res).await {
-            Ok(r) => r.json().await?,
-            // Another attempt got further (or less far) meanwhile: ask where to go on.
+        ok_or_refused(res)
+            .await?
+            .json::<Status>()
+            .await
+            .map_err(SyncError::from)
+    };
+    // Two requests in flight: the server checks the next one while the current one streams in,
+    // and holds it (unread) until that one is recorded, so neither side waits on the other
+    // between chunks.
+    let mut in_flight = futures_util::stream::FuturesOrdered::new();
+    let mut next = status.received as u64;
+    while status.state == "RECEIVING" {
+        if in_flight.is_empty() {
+            next = status.received as u64;
+        }
+        while in_flight.len() < 2 && next < total {
+            let n = (total - next).min(chunk);
+            in_flight.push_back(put(next, n));
+            next += n;
+        }
+        let Some(answer) = in_flight.next().await else {
+            // Nothing left to send, yet not verified: send again from where the server is.
+            in_flight.push_back(put(status.received as u64, 0));
+            continue;
+        };
+        status = match answer {
+            Ok(s) => s,
+            // Another attempt got further (or less far) meanwhile: ask where to go on, and
+            // send again from there.
             Err(SyncError::Refused { code, .. }) if code == "upload_offset_mismatch" => {
+                in_flight.clear();
                 let res = http
                     .get(format!("{base}/v1/orgs/{org}/uploads/{}", p.version_id))
                     .bearer_auth(token)
@@ -255,16 +290,50 @@ async fn upload_one(
     Ok(())
 }
 
-fn read_at(file: &mut std::fs::File, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
-    file.seek(SeekFrom::Start(offset))?;
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read(&mut buf[got..])? {
-            0 => break,
-            n => got += n,
+/// Bytes read from the file per piece of a request's body.
+const READ_PIECE: usize = 1 << 20;
+
+/// `len` bytes of `path` from `offset`, streamed as a request body: read in 1 MiB pieces on the
+/// blocking pool as the connection takes them, so a request never holds its chunk whole and the
+/// reading overlaps the sending.
+fn file_body(path: PathBuf, offset: u64, len: u64) -> reqwest::Body {
+    let state = (path, None::<std::fs::File>, offset, len);
+    let pieces = futures_util::stream::unfold(state, |(path, file, at, left)| async move {
+        if left == 0 {
+            return None;
         }
-    }
-    Ok(got)
+        let read = tokio::task::spawn_blocking(move || {
+            let piece = (|| -> std::io::Result<_> {
+                let mut f = match file {
+                    Some(f) => f,
+                    None => {
+                        let mut f = std::fs::File::open(&path)?;
+                        f.seek(SeekFrom::Start(at))?;
+                        f
+                    }
+                };
+                let mut buf = vec![0u8; left.min(READ_PIECE as u64) as usize];
+                f.read_exact(&mut buf)?;
+                Ok((f, buf))
+            })();
+            (path, piece)
+        })
+        .await;
+        Some(match read {
+            Ok((path, Ok((f, buf)))) => {
+                let n = buf.len() as u64;
+                (
+                    Ok(bytes::Bytes::from(buf)),
+                    (path, Some(f), at + n, left - n),
+                )
+            }
+            // An error ends the request (its body is then short of its declared length); the
+            // next round starts again from what the server received.
+            Ok((path, Err(e))) => (Err(e), (path, None, at, 0)),
+            Err(e) => (Err(std::io::Error::other(e)), (PathBuf::new(), None, at, 0)),
+        })
+    });
+    reqwest::Body::wrap_stream(pieces)
 }
 
 /// What the server hands out to read a version (`POST .../documents/{id}/access`).
@@ -277,6 +346,20 @@ struct Access {
     ciphertext_size: i64,
 }
 
+/// The version asked for, if its ciphertext and key are on this device already.
+fn already_here(
+    replica: &Replica,
+    document: DocumentId,
+    version: Option<i32>,
+) -> Result<Option<VersionId>, DocumentError> {
+    if let Ok(v) = replica.version_id(document, version) {
+        if replica.vault_entry(v)?.is_some() && replica.data_key(v)?.is_some() {
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
+}
+
 /// Brings a version's ciphertext and key onto this device (into the vault), unless they are here
 /// already. The download is checked against the server's size and SHA-256 before it is kept.
 pub async fn fetch(
@@ -287,11 +370,51 @@ pub async fn fetch(
     document: DocumentId,
     version: Option<i32>,
 ) -> Result<VersionId, DocumentError> {
-    if let Ok(v) = replica.version_id(document, version) {
-        if replica.vault_entry(v)?.is_some() && replica.data_key(v)?.is_some() {
-            return Ok(v);
-        }
+    if let Some(v) = already_here(replica, document, version)? {
+        return Ok(v);
     }
+    let (v, _) = download(replica, http, base, token, document, version, None).await?;
+    Ok(v)
+}
+
+/// [`fetch`], then the plaintext written to `dest` (mode 0600) as
+/// [`Replica::export_document`] does, in one pass when the version is not here yet: each piece
+/// of the download goes to the vault file (hashed) and to the decryption at once, on two
+/// threads. `dest` appears only once the whole document authenticated and the download matched
+/// the server's size and SHA-256; the vault keeps the ciphertext as after [`fetch`]. Returns the
+/// version and the plaintext's size.
+pub async fn fetch_to(
+    replica: &mut Replica,
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    document: DocumentId,
+    version: Option<i32>,
+    dest: &Path,
+) -> Result<(VersionId, u64), DocumentError> {
+    if let Some(v) = already_here(replica, document, version)? {
+        let n = replica.export_document(v, dest)?;
+        return Ok((v, n));
+    }
+    let (v, n) = download(replica, http, base, token, document, version, Some(dest)).await?;
+    Ok((v, n.unwrap_or(0)))
+}
+
+/// Pieces of a download in flight to each of its threads: bounds its memory (reqwest hands over
+/// pieces of at most a few hundred KiB).
+const PIECES_IN_FLIGHT: usize = 16;
+
+type Piece = bytes::Bytes;
+
+async fn download(
+    replica: &mut Replica,
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    document: DocumentId,
+    version: Option<i32>,
+    dest: Option<&Path>,
+) -> Result<(VersionId, Option<u64>), DocumentError> {
     let org = replica.org();
     let res = http
         .post(format!("{base}/v1/orgs/{org}/documents/{document}/access"))
@@ -316,25 +439,125 @@ pub async fn fetch(
         .await
         .map_err(SyncError::from)?;
     let res = ok_or_refused(res).await?;
-    let mut out = Hashing::new(std::io::BufWriter::with_capacity(256 * 1024, tmp.as_file()));
+    let size = a.ciphertext_size as u64;
+
+    // The vault copy: written and hashed on the blocking pool, then synced.
+    let (to_vault, mut rx) = tokio::sync::mpsc::channel::<Piece>(PIECES_IN_FLIGHT);
+    let vault_job = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+        let (got, sha) = {
+            let mut out = Hashing::new(std::io::BufWriter::with_capacity(
+                256 * 1024,
+                Writeback::new(tmp.as_file()),
+            ));
+            while let Some(piece) = rx.blocking_recv() {
+                out.write_all(&piece)?;
+            }
+            let file = out.inner.into_inner().map_err(|e| e.into_error())?;
+            file.finish()?.sync_all()?;
+            (out.count, hex::encode(out.hash.finalize()))
+        };
+        Ok((got, sha, tmp))
+    });
+    // The plaintext, when asked for: decrypted as the pieces arrive, into a temporary file.
+    let mut decrypting = match dest {
+        Some(dest) => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<Piece>(PIECES_IN_FLIGHT);
+            let out = crate::vault::private_temp_next_to(dest)?;
+            let key = key.clone();
+            let job = tokio::task::spawn_blocking(move || -> Result<_, DocumentError> {
+                let mut w = std::io::BufWriter::with_capacity(256 * 1024, out.as_file());
+                let n = strive_crypto::decrypt(&key, PieceReader::new(rx), &mut w, Some(size))?;
+                w.flush()?;
+                drop(w);
+                Ok((n, out))
+            });
+            Some((Some(tx), job))
+        }
+        None => None,
+    };
+
     let mut body = res.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(SyncError::from)?;
-        out.write_all(&chunk)?;
+    let mut received: Result<(), DocumentError> = Ok(());
+    while let Some(piece) = body.next().await {
+        let piece = match piece {
+            Ok(p) => p,
+            Err(e) => {
+                received = Err(SyncError::from(e).into());
+                break;
+            }
+        };
+        if let Some((tx, _)) = decrypting.as_mut() {
+            // A decryption that stopped (its error is reported below) takes no more; the
+            // download goes on into the vault, as a plain fetch would.
+            if let Some(t) = tx.as_ref() {
+                if t.send(piece.clone()).await.is_err() {
+                    *tx = None;
+                }
+            }
+        }
+        if to_vault.send(piece).await.is_err() {
+            // The vault writer stopped: its own error is the one reported.
+            break;
+        }
     }
-    out.flush()?;
-    let got = out.count;
-    let sha = out.hex();
-    if got != a.ciphertext_size as u64 || sha != a.sha256 {
+    drop(to_vault);
+    let decrypting = decrypting.map(|(tx, job)| {
+        drop(tx);
+        job
+    });
+    let vaulted = vault_job.await.map_err(std::io::Error::other);
+    let decrypted = match decrypting {
+        Some(job) => Some(job.await.map_err(std::io::Error::other)),
+        None => None,
+    };
+    received?;
+    let (got, sha, tmp) = vaulted??;
+    if got != size || sha != a.sha256 {
         return Err(DocumentError::Damaged(format!(
             "received {got} of {} bytes, or they do not match the server's checksum",
             a.ciphertext_size
         )));
     }
-    tmp.as_file().sync_all()?;
     tmp.persist(&file).map_err(|e| DocumentError::Io(e.error))?;
     replica.store_fetched(a.version_id, document, &file, a.ciphertext_size, &sha, &key)?;
-    Ok(a.version_id)
+    let n = match (decrypted, dest) {
+        (Some(job), Some(dest)) => {
+            let (n, out) = job??;
+            out.persist(dest).map_err(|e| DocumentError::Io(e.error))?;
+            Some(n)
+        }
+        _ => None,
+    };
+    Ok((a.version_id, n))
+}
+
+/// Reads the pieces another task hands over, in order; ends when it stops handing them.
+struct PieceReader {
+    rx: tokio::sync::mpsc::Receiver<Piece>,
+    current: Piece,
+}
+
+impl PieceReader {
+    fn new(rx: tokio::sync::mpsc::Receiver<Piece>) -> Self {
+        PieceReader {
+            rx,
+            current: Piece::new(),
+        }
+    }
+}
+
+impl Read for PieceReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(p) => self.current = p,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
 }
 
 /// Fetches the current version of every pinned document that is not on this device yet.

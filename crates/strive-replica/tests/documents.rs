@@ -155,6 +155,25 @@ async fn fetch(
     .expect("fetched")
 }
 
+/// `strive docs get`: fetched and decrypted to `dest`.
+async fn get(
+    d: &mut Device,
+    w: &World,
+    id: DocumentId,
+    dest: PathBuf,
+) -> Result<(strive_domain::VersionId, u64), DocumentError> {
+    transfer::fetch_to(
+        &mut d.replica,
+        &w.server.http,
+        &w.server.base,
+        &d.token,
+        id,
+        None,
+        &dest,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_document_added_offline_reaches_another_device_encrypted_all_the_way() {
     let w = world().await;
@@ -329,6 +348,49 @@ async fn fifty_megabytes_round_trip_with_upload_progress() {
     assert_eq!(broker.replica.export_document(v, &out).unwrap(), 50 << 20);
     assert!(std::fs::read(&out).unwrap() == original);
     no_plaintext_at_rest(broker.dir.path());
+
+    // Fetched and decrypted in one pass (`strive docs get`): the same bytes, and the vault keeps
+    // the ciphertext as after a plain fetch.
+    let entry = broker.replica.vault_entry(v).unwrap().unwrap();
+    std::fs::remove_file(&entry.file).unwrap();
+    let again = files_dir.path().join("again.pdf");
+    let (got, n) = get(&mut broker, &w, added.document_id, again.clone())
+        .await
+        .unwrap();
+    assert_eq!((got, n), (v, 50 << 20));
+    assert!(std::fs::read(&again).unwrap() == original);
+    assert!(broker.replica.vault_entry(v).unwrap().is_some());
+    no_plaintext_at_rest(broker.dir.path());
+    // Already in the vault: decrypted from there.
+    let third = files_dir.path().join("third.pdf");
+    assert_eq!(
+        get(&mut broker, &w, added.document_id, third.clone())
+            .await
+            .unwrap(),
+        (v, 50 << 20)
+    );
+    assert!(std::fs::read(&third).unwrap() == original);
+
+    // Damaged on the server: refused as such, and neither the plaintext nor the ciphertext kept.
+    let blob = files(&w.server.data_dir().join("blobs")).pop().unwrap();
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[1_000_000] ^= 0x01;
+    std::fs::write(&blob, &bytes).unwrap();
+    std::fs::remove_file(&entry.file).unwrap();
+    let damaged = files_dir.path().join("damaged.pdf");
+    let err = get(&mut broker, &w, added.document_id, damaged.clone())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DocumentError::Damaged(_)), "{err}");
+    assert!(!damaged.exists(), "no plaintext from a damaged download");
+    assert!(broker.replica.vault_entry(v).unwrap().is_none());
+    assert!(
+        std::fs::read_dir(files_dir.path())
+            .unwrap()
+            .flatten()
+            .all(|e| !e.file_name().to_string_lossy().starts_with(".tmp")),
+        "no temporary file left behind"
+    );
     let blob_count = w
         .server
         .scalar("SELECT count(*) FROM document_versions")

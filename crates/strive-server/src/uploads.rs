@@ -248,17 +248,57 @@ pub enum ChunkOutcome {
     ChecksumMismatch,
 }
 
-/// Writes one chunk at `offset`. Offsets at or below what was received are accepted again
-/// (a retry); beyond it, or past the declared size, are refused.
-pub async fn put_chunk(
+/// Where a chunk may be written, decided (in a short transaction) before any of its bytes are.
+pub enum ChunkPlan {
+    /// The upload takes no more chunks (verified or recorded): its status; nothing is written.
+    Done(UploadStatus),
+    /// Write at `offset`, once the bytes before it are in (`received` were when checked);
+    /// `room` bytes fit before the declared size.
+    Write {
+        offset: u64,
+        room: u64,
+        received: u64,
+    },
+}
+
+pub fn offset_mismatch(received: i64) -> ApiError {
+    ApiError::coded(
+        StatusCode::CONFLICT,
+        "upload_offset_mismatch",
+        format!("Send the bytes from offset {received} next"),
+    )
+}
+
+pub fn chunk_too_large(limit: usize) -> ApiError {
+    ApiError::coded(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "chunk_too_large",
+        format!("Send at most {limit} bytes per chunk"),
+    )
+}
+
+pub fn past_declared_size(end: u64, room: u64, offset: u64) -> ApiError {
+    ApiError::coded(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "upload_exceeds_declared_size",
+        format!(
+            "This chunk ends at byte {end}, past the declared size of {} bytes",
+            offset + room
+        ),
+    )
+}
+
+/// Checks a chunk before it is received: the upload is the caller's, still receiving, and the
+/// offset within the declared size (whether the bytes before it are in is decided at the
+/// upload's gate, and again when the chunk is recorded).
+pub async fn plan_chunk(
     conn: &mut PgConnection,
     ctx: &Ctx,
     state: &AppState,
     id: VersionId,
     offset: Option<i64>,
-    body: &[u8],
-) -> ApiResult<ChunkOutcome> {
-    let mut s = lock_session(conn, ctx, id).await?;
+) -> ApiResult<ChunkPlan> {
+    let s = lock_session(conn, ctx, id).await?;
     let offset = offset.ok_or_else(|| {
         ApiError::Invalid(ValidationError::single(
             "offset",
@@ -266,50 +306,309 @@ pub async fn put_chunk(
         ))
     })?;
     if s.state != "RECEIVING" {
-        return Ok(ChunkOutcome::Accepted(s.status(state)));
+        return Ok(ChunkPlan::Done(s.status(state)));
     }
-    if offset < 0 || offset > s.received {
-        return Err(ApiError::coded(
-            StatusCode::CONFLICT,
-            "upload_offset_mismatch",
-            format!("Send the bytes from offset {} next", s.received),
-        ));
+    // Past what was received is judged at the upload's gate: the chunk before it may be in
+    // flight.
+    if offset < 0 || offset > s.ciphertext_size {
+        return Err(offset_mismatch(s.received));
     }
-    let end = offset + body.len() as i64;
-    if end > s.ciphertext_size {
-        return Err(ApiError::coded(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "upload_exceeds_declared_size",
-            format!(
-                "This chunk ends at byte {end}, past the declared size of {} bytes",
-                s.ciphertext_size
-            ),
-        ));
+    Ok(ChunkPlan::Write {
+        offset: offset as u64,
+        room: (s.ciphertext_size - offset) as u64,
+        received: s.received as u64,
+    })
+}
+
+/// Opens the part file for writing (creating it) and takes its exclusive lock, waiting while
+/// another server instance writes or verifies a chunk of the same upload: the lock is what keeps
+/// a chunk from writing into a file whose checksum was verified meanwhile (the database row is
+/// not held while a body streams in). `None` when the file is marked verified ([`mark_verified`]):
+/// the database must then be asked again whether the upload still takes chunks.
+pub async fn lock_part(path: PathBuf) -> std::io::Result<Option<std::fs::File>> {
+    blocking(move || {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let opened = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path);
+        let f = match opened {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        f.lock()?;
+        // Read after the lock: a verification that finished while this waited shows here.
+        if f.metadata()?.permissions().readonly() {
+            return Ok(None);
+        }
+        Ok(Some(f))
+    })
+    .await
+}
+
+/// Marks a part file verified (read-only), under its lock, before its session says VERIFIED.
+async fn mark_verified(path: &std::path::Path) -> std::io::Result<()> {
+    let path = path.to_path_buf();
+    blocking(move || {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400))
+    })
+    .await
+}
+
+/// Takes a stale mark off (its session's VERIFIED never committed, or the upload started over).
+pub async fn unmark(path: &std::path::Path) -> std::io::Result<()> {
+    let path = path.to_path_buf();
+    blocking(move || {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+    })
+    .await
+}
+
+/// Frames of a chunk's body in flight between the connection and the file writer: bounds the
+/// memory a chunk takes (hyper hands over at most a few hundred KiB per frame).
+const FRAMES_IN_FLIGHT: usize = 16;
+
+/// Streams a chunk's body into the part file at `offset` as it arrives: this task receives while
+/// a blocking thread writes and continues `hash` (the SHA-256 of the bytes before `offset`), so
+/// receiving and writing overlap and no chunk is ever held whole in memory. Refuses a body longer
+/// than `limit` or than `room`, and (at offset 0) one that does not start with a Strive header,
+/// before writing any of it. Returns the bytes written and the continued hash. Bytes written by
+/// a chunk refused half-way count for nothing: `received` only moves in [`commit_chunk`], and the
+/// checksum over the whole file is what decides.
+pub async fn receive_chunk(
+    part: &std::fs::File,
+    offset: u64,
+    room: u64,
+    limit: usize,
+    hash: Option<Sha256>,
+    stream: &mut axum::body::BodyDataStream,
+) -> ApiResult<(u64, Option<Sha256>)> {
+    use futures_util::StreamExt;
+    let mut writer: Option<FileWriter> = None;
+    let mut hash = Some(hash);
+    let mut len = 0u64;
+    // At offset 0 the header is checked before anything is written; it may span frames.
+    let mut head: Option<Vec<u8>> = (offset == 0).then(Vec::new);
+    let received = async {
+        loop {
+            let data = match stream.next().await {
+                Some(frame) => frame.map_err(|e| {
+                    ApiError::BadRequest(format!("the chunk's body could not be read: {e}"))
+                })?,
+                None => break,
+            };
+            len += data.len() as u64;
+            if len > limit as u64 {
+                return Err(chunk_too_large(limit));
+            }
+            if len > room {
+                return Err(past_declared_size(offset + len, room, offset));
+            }
+            let data = match head.as_mut() {
+                Some(h) => {
+                    h.extend_from_slice(&data);
+                    if h.len() < strive_crypto::HEADER_LEN {
+                        continue;
+                    }
+                    check_header(h)?;
+                    let whole = std::mem::take(h);
+                    head = None;
+                    axum::body::Bytes::from(whole)
+                }
+                None => data,
+            };
+            let w = match writer.as_mut() {
+                Some(w) => w,
+                None => writer.insert(FileWriter::start(
+                    part.try_clone()?,
+                    offset,
+                    hash.take().flatten(),
+                )),
+            };
+            if !w.send(data).await {
+                break;
+            }
+        }
+        if let Some(h) = head.as_ref() {
+            // A body shorter than a header, at offset 0.
+            check_header(h)?;
+        }
+        Ok(())
     }
-    if offset == 0 {
-        let head = &body[..body.len().min(strive_crypto::HEADER_LEN)];
-        strive_crypto::Header::parse(head).map_err(|_| {
-            ApiError::coded(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "not_encrypted",
-                "This is not a Strive-encrypted document: documents are encrypted on the device before upload",
-            )
-        })?;
+    .await;
+    let written = match writer {
+        Some(w) => w.finish().await,
+        None => Ok(hash.flatten()),
+    };
+    received?;
+    Ok((len, written?))
+}
+
+/// Reads (and drops) what is left of a refused chunk's body, up to `limit` bytes, so that the
+/// device reads the refusal rather than a connection reset while it is still sending. A body
+/// longer than that is left unread (the connection then closes).
+pub async fn drain(stream: &mut axum::body::BodyDataStream, limit: usize) {
+    use futures_util::StreamExt;
+    let mut left = limit;
+    while let Some(Ok(data)) = stream.next().await {
+        match left.checked_sub(data.len()) {
+            Some(l) => left = l,
+            None => return,
+        }
     }
-    let path = part_path(state, ctx.org, id);
-    let hashes = state.upload_hashes();
-    let hash = write_at(&path, offset as u64, body, hashes.take(id, offset as u64)).await?;
+}
+
+fn check_header(head: &[u8]) -> ApiResult<()> {
+    let head = &head[..head.len().min(strive_crypto::HEADER_LEN)];
+    strive_crypto::Header::parse(head).map(|_| ()).map_err(|_| {
+        ApiError::coded(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_encrypted",
+            "This is not a Strive-encrypted document: documents are encrypted on the device before upload",
+        )
+    })
+}
+
+/// How much is written before the kernel is asked to start writing it to the disk.
+const WRITEBACK_STEP: u64 = 4 << 20;
+
+/// Asks the kernel to start writing `len` bytes from `offset` of `file` to the disk, without
+/// waiting (`sync_file_range(SYNC_FILE_RANGE_WRITE)`): the disk then works while the rest of the
+/// upload arrives, and the one fsync before the checksum is verified has little left to do.
+/// Only a hint: that fsync is what makes the file durable, so an error here is ignored.
+fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: a plain system call on a file descriptor `file` keeps open; no memory is passed.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+/// Two blocking threads, started on a chunk's first accepted bytes: one writes its frames into
+/// the part file at an offset, the other continues the upload's hash with them. Apart, they run
+/// on both cores (the copy into the page cache and SHA-256 cost about the same); the frames are
+/// shared, not copied.
+struct FileWriter {
+    to_file: tokio::sync::mpsc::Sender<axum::body::Bytes>,
+    to_hash: Option<tokio::sync::mpsc::Sender<axum::body::Bytes>>,
+    written: tokio::task::JoinHandle<std::io::Result<()>>,
+    hashed: Option<tokio::task::JoinHandle<Sha256>>,
+}
+
+impl FileWriter {
+    fn start(f: std::fs::File, offset: u64, hash: Option<Sha256>) -> Self {
+        let (to_file, mut rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(FRAMES_IN_FLIGHT);
+        // std's file API on the blocking pool: tokio's would hop there per 2 MiB anyway. No
+        // fsync per chunk: the checksum at the end catches anything a crash lost, and the file
+        // is synced once before it is verified.
+        let written = tokio::task::spawn_blocking(move || {
+            use std::io::{Seek, Write};
+            // Small frames are gathered into fewer system calls; large ones go straight through.
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, f);
+            out.seek(std::io::SeekFrom::Start(offset))?;
+            let mut flushed = offset;
+            let mut at = offset;
+            while let Some(data) = rx.blocking_recv() {
+                out.write_all(&data)?;
+                at += data.len() as u64;
+                if at - flushed >= WRITEBACK_STEP {
+                    out.flush()?;
+                    start_writeback(out.get_ref(), flushed, at - flushed);
+                    flushed = at;
+                }
+            }
+            out.flush()?;
+            start_writeback(out.get_ref(), flushed, at - flushed);
+            Ok(())
+        });
+        let (to_hash, hashed) = match hash {
+            Some(mut h) => {
+                let (tx, mut rx) =
+                    tokio::sync::mpsc::channel::<axum::body::Bytes>(FRAMES_IN_FLIGHT);
+                let done = tokio::task::spawn_blocking(move || {
+                    while let Some(data) = rx.blocking_recv() {
+                        h.update(&data);
+                    }
+                    h
+                });
+                (Some(tx), Some(done))
+            }
+            None => (None, None),
+        };
+        FileWriter {
+            to_file,
+            to_hash,
+            written,
+            hashed,
+        }
+    }
+
+    /// Hands a frame over; `false` once the writer stopped ([`finish`](Self::finish) then
+    /// returns the error that stopped it).
+    async fn send(&mut self, data: axum::body::Bytes) -> bool {
+        if let Some(h) = &self.to_hash {
+            // The hasher only stops when told to.
+            let _ = h.send(data.clone()).await;
+        }
+        self.to_file.send(data).await.is_ok()
+    }
+
+    async fn finish(self) -> ApiResult<Option<Sha256>> {
+        drop(self.to_file);
+        drop(self.to_hash);
+        let hash = match self.hashed {
+            Some(h) => Some(h.await.map_err(std::io::Error::other)?),
+            None => None,
+        };
+        self.written.await.map_err(std::io::Error::other)??;
+        Ok(hash)
+    }
+}
+
+/// Records a chunk written at `offset..end` (in the transaction that holds the session's row):
+/// `received` moves on, and once every byte is in, the checksum is verified. `hash` is the
+/// SHA-256 of the first `end` bytes when it is known; returned again (to keep for the next
+/// chunk) only if the upload goes on from exactly there.
+pub async fn commit_chunk(
+    conn: &mut PgConnection,
+    ctx: &Ctx,
+    state: &AppState,
+    id: VersionId,
+    offset: u64,
+    end: u64,
+    hash: Option<Sha256>,
+) -> ApiResult<(ChunkOutcome, Option<(u64, Sha256)>)> {
+    let mut s = lock_session(conn, ctx, id).await?;
+    if s.state != "RECEIVING" {
+        return Ok((ChunkOutcome::Accepted(s.status(state)), None));
+    }
+    // Another request may have started the upload over meanwhile (a checksum mismatch).
+    if offset as i64 > s.received {
+        return Err(offset_mismatch(s.received));
+    }
+    let end = end as i64;
     s.received = s.received.max(end);
     let mut outcome_state = "RECEIVING";
     let mut mismatch = false;
+    let mut keep = None;
     let hashed = match hash {
         Some(h) if end == s.ciphertext_size => Some(hex::encode(h.finalize())),
         Some(h) => {
-            hashes.put(id, end as u64, h);
+            keep = Some((end as u64, h));
             None
         }
         None => None,
     };
+    let path = part_path(state, ctx.org, id);
     if s.received == s.ciphertext_size {
         let sha = match hashed {
             Some(sha) => {
@@ -320,6 +619,7 @@ pub async fn put_chunk(
         };
         if sha == s.sha256 {
             outcome_state = "VERIFIED";
+            mark_verified(&path).await?;
         } else {
             mismatch = true;
             s.received = 0;
@@ -336,41 +636,10 @@ pub async fn put_chunk(
     .execute(&mut *conn)
     .await?;
     if mismatch {
-        return Ok(ChunkOutcome::ChecksumMismatch);
+        return Ok((ChunkOutcome::ChecksumMismatch, None));
     }
     s.state = outcome_state.to_string();
-    Ok(ChunkOutcome::Accepted(s.status(state)))
-}
-
-/// Writes a chunk at `offset`, continuing `hash` (the SHA-256 of the bytes before it) with it.
-/// On the blocking pool with std's file API: tokio's would hop there once per 2 MiB anyway. No
-/// fsync per chunk: the checksum at the end catches anything a crash lost, and the file is synced
-/// once before it is verified.
-async fn write_at(
-    path: &std::path::Path,
-    offset: u64,
-    body: &[u8],
-    hash: Option<Sha256>,
-) -> std::io::Result<Option<Sha256>> {
-    let (path, body) = (path.to_path_buf(), body.to_vec());
-    blocking(move || {
-        use std::io::{Seek, Write};
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)?;
-        f.seek(std::io::SeekFrom::Start(offset))?;
-        f.write_all(&body)?;
-        Ok(hash.map(|mut h| {
-            h.update(&body);
-            h
-        }))
-    })
-    .await
+    Ok((ChunkOutcome::Accepted(s.status(state)), keep))
 }
 
 /// Makes the finished part file durable before it is declared verified.
@@ -517,4 +786,31 @@ pub async fn record_version(
 pub async fn discard_part(state: &AppState, org: OrgId, id: VersionId) {
     state.upload_hashes().forget(id);
     let _ = tokio::fs::remove_file(part_path(state, org, id)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_verified_part_file_is_not_written_again_until_unmarked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("org").join("v.part");
+        let held = lock_part(path.clone())
+            .await
+            .unwrap()
+            .expect("a new part file");
+        // Another writer (as another instance would) waits for the lock.
+        let waiting = tokio::spawn(lock_part(path.clone()));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "one writer at a time");
+        mark_verified(&path).await.unwrap();
+        drop(held);
+        assert!(
+            waiting.await.unwrap().unwrap().is_none(),
+            "verified while it waited: the database is asked again"
+        );
+        unmark(&path).await.unwrap();
+        assert!(lock_part(path).await.unwrap().is_some());
+    }
 }

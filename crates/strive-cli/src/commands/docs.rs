@@ -274,40 +274,73 @@ async fn get(
     out: Option<PathBuf>,
 ) -> Result<()> {
     let id = doc_id(local, id)?;
-    let here = local
-        .replica
-        .version_id(id, version)
-        .ok()
-        .filter(|v| matches!(local.replica.vault_entry(*v), Ok(Some(_))));
-    let v = match here {
-        Some(v) => v,
-        None => {
+    let name_of = |local: &Local, v| {
+        local
+            .replica
+            .document_versions(id)
+            .ok()?
+            .into_iter()
+            .find(|x| x.id == v)
+            .map(|x| (x.original_name, x.version))
+    };
+    // A name from elsewhere never becomes a path as it is.
+    let dest_for = |name: &str| {
+        out.clone()
+            .unwrap_or_else(|| PathBuf::from(sanitize_name(name)))
+    };
+    let known = local.replica.version_id(id, version).ok();
+    let here = known.filter(|v| matches!(local.replica.vault_entry(*v), Ok(Some(_))));
+    let (dest, n) = match (here, known.and_then(|v| name_of(local, v))) {
+        (Some(v), Some((name, _))) => {
+            let dest = dest_for(&name);
+            let n = local.replica.export_document(v, &dest)?;
+            (dest, n)
+        }
+        (Some(_), None) => return Err(anyhow!("document version not found")),
+        // Not on this device: fetched and decrypted in one pass when the version is known here
+        // (its name gives the file's), else fetched first.
+        (None, name) => {
             let account = ctx.account()?;
             let auth = ctx.auth(account)?;
             let token = auth.token().await?;
             let api = auth.api();
-            strive_replica::transfer::fetch(
-                &mut local.replica,
-                api.http(),
-                api.base(),
-                &token,
-                id,
-                version,
-            )
-            .await
-            .context("fetching the document")?
+            match name {
+                // The version this device knows (by number, so the file's name is its name).
+                Some((name, number)) => {
+                    let dest = dest_for(&name);
+                    let (_, n) = strive_replica::transfer::fetch_to(
+                        &mut local.replica,
+                        api.http(),
+                        api.base(),
+                        &token,
+                        id,
+                        Some(number),
+                        &dest,
+                    )
+                    .await
+                    .context("fetching the document")?;
+                    (dest, n)
+                }
+                None => {
+                    let v = strive_replica::transfer::fetch(
+                        &mut local.replica,
+                        api.http(),
+                        api.base(),
+                        &token,
+                        id,
+                        version,
+                    )
+                    .await
+                    .context("fetching the document")?;
+                    let (name, _) =
+                        name_of(local, v).ok_or_else(|| anyhow!("document version not found"))?;
+                    let dest = dest_for(&name);
+                    let n = local.replica.export_document(v, &dest)?;
+                    (dest, n)
+                }
+            }
         }
     };
-    let name = local
-        .replica
-        .document_versions(id)?
-        .into_iter()
-        .find(|x| x.id == v)
-        .map(|x| x.original_name)
-        .ok_or_else(|| anyhow!("document version not found"))?;
-    // A name from elsewhere never becomes a path as it is.
-    let dest = out.unwrap_or_else(|| PathBuf::from(sanitize_name(&name)));
-    let n = local.replica.export_document(v, &dest)?;
     if ctx.json {
         return output::json(&json!({ "path": dest, "bytes": n }));
     }
