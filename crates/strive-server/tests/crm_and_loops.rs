@@ -1734,3 +1734,131 @@ async fn activity_is_newest_first_with_author_names_and_a_limit() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
     }
 }
+
+// The one-statement update behind pushed runs binds each changed column as a typed array: every
+// kind of value a change can carry must reach its column (an int4 column from int8 values, a
+// text[] column from lists), rows come back in the order given, and a missing row is reported.
+#[tokio::test]
+async fn updates_of_several_rows_in_one_statement_write_every_kind_of_value() {
+    use sqlx::Connection;
+    use strive_domain::entities::{Contact, Deal};
+    use strive_domain::mutations::{Changes, FieldValue};
+    use strive_server::db::patch::update_many;
+
+    let app = TestApp::spawn().await;
+    let ann = app.user("ann@example.com").await;
+    let org = app.org(&ann, "Acme Realty").await;
+    let mut deals = Vec::new();
+    for title in ["One", "Two"] {
+        let (s, d) = app
+            .post(
+                &format!("/v1/orgs/{org}/deals"),
+                &ann.token,
+                json!({"title": title, "value_cents": 100}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{d}");
+        deals.push(uuid::Uuid::parse_str(d["id"].as_str().unwrap()).unwrap());
+    }
+    let (s, c) = app
+        .post(
+            &format!("/v1/orgs/{org}/contacts"),
+            &ann.token,
+            json!({"name": "Carl"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let contact = uuid::Uuid::parse_str(c["id"].as_str().unwrap()).unwrap();
+    let org_id: strive_domain::OrgId = org.parse().unwrap();
+    let ann_id = uuid::Uuid::parse_str(&ann.id).unwrap();
+
+    let deal_changes = |title: &str, cents: i64, day: u32| {
+        let mut c = Changes::default();
+        c.set("title", FieldValue::Text(Some(title.into())));
+        c.set("value_cents", FieldValue::Int(Some(cents)));
+        c.set("probability", FieldValue::Int(Some(75)));
+        c.set(
+            "expected_close_date",
+            FieldValue::Date(chrono::NaiveDate::from_ymd_opt(2027, 1, day)),
+        );
+        c.set("assigned_to_id", FieldValue::Id(Some(ann_id)));
+        c
+    };
+    let (second, first) = (
+        deal_changes("Second", 200, 2),
+        deal_changes("First", 300, 3),
+    );
+    let mut contact_changes = Changes::default();
+    let follow_up: DateTime<Utc> = "2027-02-01T09:30:00Z".parse().unwrap();
+    contact_changes.set("next_follow_up_at", FieldValue::Time(Some(follow_up)));
+    contact_changes.set(
+        "tags",
+        FieldValue::TextList(vec!["vip".into(), "2027".into()]),
+    );
+
+    let mut conn = sqlx::PgConnection::connect(&app.admin_url).await.unwrap();
+    let mut tx = conn.begin().await.unwrap();
+    // Given in the other order than created: answered in the order given.
+    let rows: Vec<Deal> = update_many(
+        &mut *tx,
+        "deals",
+        org_id,
+        &[(deals[1], &second), (deals[0], &first)],
+        |d: &Deal| d.id.0,
+    )
+    .await
+    .unwrap()
+    .expect("both deals exist");
+    assert_eq!(rows[0].id.0, deals[1]);
+    assert_eq!(
+        (
+            rows[0].title.as_str(),
+            rows[0].value_cents,
+            rows[0].probability
+        ),
+        ("Second", 200, 75)
+    );
+    assert_eq!(rows[1].title, "First");
+    assert_eq!(rows[1].value_cents, 300);
+    assert_eq!(
+        rows[1].expected_close_date,
+        chrono::NaiveDate::from_ymd_opt(2027, 1, 3)
+    );
+    assert_eq!(rows[1].assigned_to_id.map(|u| u.0), Some(ann_id));
+    let contacts: Vec<Contact> = update_many(
+        &mut *tx,
+        "contacts",
+        org_id,
+        &[(contact, &contact_changes)],
+        |c: &Contact| c.id.0,
+    )
+    .await
+    .unwrap()
+    .expect("the contact exists");
+    assert_eq!(contacts[0].next_follow_up_at, Some(follow_up));
+    assert_eq!(
+        contacts[0].tags,
+        vec!["vip".to_string(), "2027".to_string()]
+    );
+    // A row that is not there: no answer at all (the caller reruns one by one).
+    let missing: Option<Vec<Deal>> = update_many(
+        &mut *tx,
+        "deals",
+        org_id,
+        &[(deals[0], &first), (uuid::Uuid::now_v7(), &second)],
+        |d: &Deal| d.id.0,
+    )
+    .await
+    .unwrap();
+    assert!(missing.is_none());
+    // Different columns in one call are refused before anything is written.
+    let refused = update_many::<Deal>(
+        &mut *tx,
+        "deals",
+        org_id,
+        &[(deals[0], &first), (contact, &contact_changes)],
+        |d: &Deal| d.id.0,
+    )
+    .await;
+    assert!(refused.is_err());
+}
