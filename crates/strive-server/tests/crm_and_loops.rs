@@ -1800,7 +1800,7 @@ async fn updates_of_several_rows_in_one_statement_write_every_kind_of_value() {
     let mut tx = conn.begin().await.unwrap();
     // Given in the other order than created: answered in the order given.
     let rows: Vec<Deal> = update_many(
-        &mut *tx,
+        &mut tx,
         "deals",
         org_id,
         &[(deals[1], &second), (deals[0], &first)],
@@ -1826,7 +1826,7 @@ async fn updates_of_several_rows_in_one_statement_write_every_kind_of_value() {
     );
     assert_eq!(rows[1].assigned_to_id.map(|u| u.0), Some(ann_id));
     let contacts: Vec<Contact> = update_many(
-        &mut *tx,
+        &mut tx,
         "contacts",
         org_id,
         &[(contact, &contact_changes)],
@@ -1842,7 +1842,7 @@ async fn updates_of_several_rows_in_one_statement_write_every_kind_of_value() {
     );
     // A row that is not there: no answer at all (the caller reruns one by one).
     let missing: Option<Vec<Deal>> = update_many(
-        &mut *tx,
+        &mut tx,
         "deals",
         org_id,
         &[(deals[0], &first), (uuid::Uuid::now_v7(), &second)],
@@ -1853,7 +1853,7 @@ async fn updates_of_several_rows_in_one_statement_write_every_kind_of_value() {
     assert!(missing.is_none());
     // Different columns in one call are refused before anything is written.
     let refused = update_many::<Deal>(
-        &mut *tx,
+        &mut tx,
         "deals",
         org_id,
         &[(deals[0], &first), (contact, &contact_changes)],
