@@ -17,7 +17,8 @@ export function ToastProvider({ children }: { children: ReactNode }) {
       {children}
       <div className="toasts" aria-live="polite">
         {toasts.map((t) => (
-          <div key={t.id} className={`toast toast-${t.tone}`} role="status">{t.text}</div>
+          <div key={t.id} className={`toast toast-${t.tone}`} role="status" title="Click to dismiss"
+            onClick={() => setToasts((all) => all.filter((x) => x.id !== t.id))}>{t.text}</div>
         ))}
       </div>
     </Ctx.Provider>
