@@ -141,15 +141,6 @@ pub async fn apply_run_for_device(
             Err(e) => answers.push((seq, Some(e))),
         }
     }
-    // An update's conflict check reads the audit log: this group's earlier writes of the same
-    // rows must be in it.
-    let stale_audit = valids.iter().any(|v| {
-        matches!(v, ValidMutation::UpdateContact(id, _, Some(_)) if batch.has_unwritten_audit(id.0))
-            || matches!(v, ValidMutation::UpdateDeal(id, _, Some(_)) if batch.has_unwritten_audit(id.0))
-    });
-    if stale_audit {
-        batch.write_audits().await?;
-    }
     let mut applied = match ctx {
         None => Vec::new(),
         Some(ctx) => {
@@ -192,31 +183,27 @@ pub async fn apply_run_for_device(
 }
 
 /// What consecutive pushed mutations must share to be written together: new contacts, new
-/// deals, new loops (with their default tasks), or updates of contacts or of deals (written
-/// together while they change the same fields; the rows must differ, see [`execute_run`]).
-/// Anything else goes alone.
+/// deals, or new loops (with their default tasks). Anything else goes alone: updates too, since
+/// an `UPDATE … FROM unnest(…)` of a few rows measured slower in PostgreSQL than as many
+/// one-row updates (docs/benchmarks.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunKind {
     CreateContact,
     CreateDeal,
     CreateLoop,
-    UpdateContact,
-    UpdateDeal,
 }
 
-pub fn run_kind(m: &Mutation) -> Option<(RunKind, Option<uuid::Uuid>)> {
+pub fn run_kind(m: &Mutation) -> Option<RunKind> {
     Some(match m {
-        Mutation::CreateContact(_) => (RunKind::CreateContact, None),
-        Mutation::CreateDeal(_) => (RunKind::CreateDeal, None),
-        Mutation::CreateLoop(_) => (RunKind::CreateLoop, None),
-        Mutation::UpdateContact(u) => (RunKind::UpdateContact, Some(u.id.0)),
-        Mutation::UpdateDeal(u) => (RunKind::UpdateDeal, Some(u.id.0)),
+        Mutation::CreateContact(_) => RunKind::CreateContact,
+        Mutation::CreateDeal(_) => RunKind::CreateDeal,
+        Mutation::CreateLoop(_) => RunKind::CreateLoop,
         _ => return None,
     })
 }
 
 /// Writes a run of validated mutations of one [`RunKind`]; answers each one's outcome and audit
-/// rows, in order. An error (a missing row included) spoils the group.
+/// rows, in order. An error spoils the group.
 async fn execute_run(
     tx: &mut PgConnection,
     ctx: &Ctx,
@@ -254,92 +241,10 @@ async fn execute_run(
             let created = loops::insert_many_with_default_tasks(tx, org, user, &news).await?;
             Ok(created.into_iter().map(created_loop).collect())
         }
-        Some(ValidMutation::UpdateContact(..)) => {
-            let updates =
-                all_of!(valids, ValidMutation::UpdateContact(id, c, base) => (id.0, c, base));
-            update_run(
-                tx,
-                ctx,
-                CONTACT,
-                updates,
-                |c: &Contact| c.id.0,
-                Outcome::Contact,
-            )
-            .await
-        }
-        Some(ValidMutation::UpdateDeal(..)) => {
-            let updates =
-                all_of!(valids, ValidMutation::UpdateDeal(id, c, base) => (id.0, c, base));
-            update_run(tx, ctx, DEAL, updates, |d: &Deal| d.id.0, Outcome::Deal).await
-        }
         Some(_) => Err(ApiError::Internal(anyhow::anyhow!(
             "not a kind written in runs"
         ))),
     }
-}
-
-/// Updates of distinct rows of one table: their conflict checks (one statement locks every row
-/// and reads its version; only rows changed since their update's base look further), then one
-/// UPDATE per stretch of updates changing the same fields.
-async fn update_run<T>(
-    tx: &mut PgConnection,
-    ctx: &Ctx,
-    entity: Entity,
-    updates: Vec<(uuid::Uuid, Changes, Option<i64>)>,
-    id_of: impl Fn(&T) -> uuid::Uuid + Copy,
-    outcome: impl Fn(T) -> Outcome,
-) -> ApiResult<Vec<(Outcome, Vec<Audit>)>>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
-{
-    let based: Vec<uuid::Uuid> = updates
-        .iter()
-        .filter(|(_, _, base)| base.is_some())
-        .map(|(id, _, _)| *id)
-        .collect();
-    if !based.is_empty() {
-        let current: std::collections::HashMap<uuid::Uuid, i64> = sqlx::query_as(&format!(
-            "SELECT id, sync_seq FROM {} WHERE organization_id = $1 AND id = ANY($2) FOR UPDATE",
-            entity.table
-        ))
-        .bind(ctx.org)
-        .bind(&based)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect();
-        for (id, changes, base) in &updates {
-            let Some(base) = base else { continue };
-            let now = *current
-                .get(id)
-                .ok_or_else(|| ApiError::not_found(entity.what))?;
-            if *base < now {
-                record_conflicts(tx, ctx, entity, *id, changes, *base).await?;
-            }
-        }
-    }
-    let mut out = Vec::with_capacity(updates.len());
-    let mut start = 0;
-    while start < updates.len() {
-        let same = |(_, c, _): &(uuid::Uuid, Changes, Option<i64>)| {
-            c.iter()
-                .map(|x| x.column)
-                .eq(updates[start].1.iter().map(|x| x.column))
-        };
-        let end = start + updates[start..].iter().take_while(|u| same(u)).count();
-        let rows: Vec<(uuid::Uuid, &Changes)> = updates[start..end]
-            .iter()
-            .map(|(id, c, _)| (*id, c))
-            .collect();
-        let written = patch::update_many(tx, entity.table, ctx.org, &rows, id_of)
-            .await?
-            .ok_or_else(|| ApiError::not_found(entity.what))?;
-        for (row, (id, changes, _)) in written.into_iter().zip(&updates[start..end]) {
-            out.push((outcome(row), vec![updated_audit(entity, *id, changes)]));
-        }
-        start = end;
-    }
-    Ok(out)
 }
 
 fn created_contact(contact: Contact) -> (Outcome, Vec<Audit>) {

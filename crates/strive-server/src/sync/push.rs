@@ -205,8 +205,8 @@ async fn run_group(
 }
 
 /// The mutations from `start` on that can be written together: consecutive, of one
-/// [`mutations::RunKind`], new (neither answered before nor repeated in the run), and each on a
-/// row of its own (a second update of a row ends the run). Taken out of `parsed`.
+/// [`mutations::RunKind`], and new (neither answered before nor repeated in the run). Taken out
+/// of `parsed`.
 fn run_from(
     group: &[PushItem],
     parsed: &mut [Option<ApiResult<Mutation>>],
@@ -214,17 +214,17 @@ fn run_from(
     prior: &HashMap<i64, PushResult>,
     answered: &HashMap<i64, usize>,
 ) -> Vec<(i64, Mutation)> {
-    let (mut seqs, mut rows) = (HashSet::new(), HashSet::new());
+    let mut seqs = HashSet::new();
     let mut kind = None;
     let mut run = Vec::new();
     for (item, slot) in group[start..].iter().zip(&mut parsed[start..]) {
         let seq = item.client_seq;
         let fresh = !prior.contains_key(&seq) && !answered.contains_key(&seq) && seqs.insert(seq);
         let Some(Ok(m)) = slot.as_ref() else { break };
-        let Some((this, row)) = mutations::run_kind(m) else {
+        let Some(this) = mutations::run_kind(m) else {
             break;
         };
-        if !fresh || *kind.get_or_insert(this) != this || row.is_some_and(|r| !rows.insert(r)) {
+        if !fresh || *kind.get_or_insert(this) != this {
             break;
         }
         if let Some(Ok(m)) = slot.take() {
