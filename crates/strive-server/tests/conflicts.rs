@@ -846,10 +846,10 @@ async fn racing_pushes_of_one_field_leave_exactly_one_conflict_for_the_loser() {
     }
 }
 
-// Updates pushed together (one run, written by one statement) keep the per-update rule: each
-// row's stale fields are checked against what its device had seen.
+// Updates pushed together, in one group, keep the per-update rule: each row's stale fields are
+// checked against what its device had seen.
 #[tokio::test]
-async fn a_run_of_based_updates_reports_each_overwritten_field_once() {
+async fn based_updates_pushed_together_report_each_overwritten_field_once() {
     let s = scene().await;
     let (app, org) = (&s.app, s.org.as_str());
     let second = create_contact(app, org, &s.ann.token, "Dora Client").await;
