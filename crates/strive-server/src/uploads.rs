@@ -326,7 +326,7 @@ pub async fn plan_chunk(
 /// not held while a body streams in). `None` when the file is marked verified ([`mark_verified`]):
 /// the database must then be asked again whether the upload still takes chunks.
 pub async fn lock_part(path: PathBuf) -> std::io::Result<Option<std::fs::File>> {
-    blocking(move || {
+    let opened = blocking(move || {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -335,20 +335,69 @@ pub async fn lock_part(path: PathBuf) -> std::io::Result<Option<std::fs::File>> 
             .create(true)
             .truncate(false)
             .open(&path);
-        let f = match opened {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        f.lock()?;
-        // Read after the lock: a verification that finished while this waited shows here.
-        if f.metadata()?.permissions().readonly() {
-            return Ok(None);
+        match opened {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Ok(None),
+            Err(e) => Err(e),
         }
-        Ok(Some(f))
     })
-    .await
+    .await?;
+    let Some(mut f) = opened else {
+        return Ok(None);
+    };
+    // Waiting for the lock happens here, not parked on a blocking thread: a request cancelled
+    // meanwhile (the device went away) stops waiting, and the wait is bounded.
+    let deadline = tokio::time::Instant::now() + PART_LOCK_WAIT;
+    loop {
+        let (file, got) = blocking(move || {
+            let got = match f.try_lock() {
+                Ok(()) => Ok(true),
+                Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+                Err(std::fs::TryLockError::Error(e)) => Err(e),
+            };
+            Ok((f, got))
+        })
+        .await?;
+        f = file;
+        if got? {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "another chunk of this upload is still being written",
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Read after the lock: a verification that finished while this waited shows here.
+    let readonly = blocking(move || {
+        let readonly = f.metadata()?.permissions().readonly();
+        Ok((f, readonly))
+    })
+    .await?;
+    Ok(match readonly {
+        (_, true) => None,
+        (f, false) => Some(f),
+    })
 }
+
+/// A chunk that waited too long for the part file's lock: busy, not broken (the device retries
+/// it); any other file error stays ours.
+pub fn part_busy(e: std::io::Error) -> ApiError {
+    if e.kind() == std::io::ErrorKind::TimedOut {
+        ApiError::coded(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "upload_busy",
+            e.to_string(),
+        )
+    } else {
+        e.into()
+    }
+}
+
+/// How long a chunk waits for another server instance to finish writing the same upload.
+const PART_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Marks a part file verified (read-only), under its lock, before its session says VERIFIED.
 async fn mark_verified(path: &std::path::Path) -> std::io::Result<()> {
@@ -374,6 +423,15 @@ pub async fn unmark(path: &std::path::Path) -> std::io::Result<()> {
 /// memory a chunk takes (hyper hands over at most a few hundred KiB per frame).
 const FRAMES_IN_FLIGHT: usize = 16;
 
+/// Chunks streaming into part files at once, in this process (two blocking threads each; tokio's
+/// pool has 512).
+const MAX_STREAMING_CHUNKS: usize = 64;
+static STREAMING_CHUNKS: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(MAX_STREAMING_CHUNKS);
+
+/// A chunk's body that stops arriving for this long is refused (and its threads freed).
+const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Streams a chunk's body into the part file at `offset` as it arrives: this task receives while
 /// a blocking thread writes and continues `hash` (the SHA-256 of the bytes before `offset`), so
 /// receiving and writing overlap and no chunk is ever held whole in memory. Refuses a body longer
@@ -390,6 +448,13 @@ pub async fn receive_chunk(
     stream: &mut axum::body::BodyDataStream,
 ) -> ApiResult<(u64, Option<Sha256>)> {
     use futures_util::StreamExt;
+    // Each chunk streaming in holds two blocking threads (writer, hasher): a bounded number of
+    // them at once, so slow or stalled uploads cannot take the pool every other request needs
+    // (password hashing, file reads). The others wait here, without a thread.
+    let _slot = STREAMING_CHUNKS
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let mut writer: Option<FileWriter> = None;
     let mut hash = Some(hash);
     let mut len = 0u64;
@@ -397,7 +462,19 @@ pub async fn receive_chunk(
     let mut head: Option<Vec<u8>> = (offset == 0).then(Vec::new);
     let received = async {
         loop {
-            let data = match stream.next().await {
+            let next = tokio::time::timeout(BODY_IDLE, stream.next())
+                .await
+                .map_err(|_| {
+                    ApiError::coded(
+                        axum::http::StatusCode::REQUEST_TIMEOUT,
+                        "body_timeout",
+                        format!(
+                            "no part of the chunk arrived for {} s; send it again",
+                            BODY_IDLE.as_secs()
+                        ),
+                    )
+                })?;
+            let data = match next {
                 Some(frame) => frame.map_err(|e| {
                     ApiError::BadRequest(format!("the chunk's body could not be read: {e}"))
                 })?,

@@ -165,7 +165,10 @@ async fn write_chunk(
         .map_err(|known| uploads::offset_mismatch(known as i64))?;
     let path = uploads::part_path(state, org, id);
     // Held until the chunk is recorded (the lock goes with the file).
-    let part = match uploads::lock_part(path.clone()).await? {
+    let part = match uploads::lock_part(path.clone())
+        .await
+        .map_err(uploads::part_busy)?
+    {
         Some(f) => f,
         // Verified meanwhile (here or by another instance), or a mark whose VERIFIED never
         // committed: ask the database again.
@@ -177,9 +180,12 @@ async fn write_chunk(
                 } => (offset, room) = (o, r),
             }
             uploads::unmark(&path).await?;
-            uploads::lock_part(path.clone()).await?.ok_or_else(|| {
-                ApiError::Internal(anyhow::anyhow!("the part file of upload {id} stays locked"))
-            })?
+            uploads::lock_part(path.clone())
+                .await
+                .map_err(uploads::part_busy)?
+                .ok_or_else(|| {
+                    ApiError::Internal(anyhow::anyhow!("the part file of upload {id} stays locked"))
+                })?
         }
     };
     if let Some(n) = declared.filter(|n| *n > room) {
