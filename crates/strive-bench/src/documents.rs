@@ -12,7 +12,7 @@ use anyhow::{anyhow, Context};
 use serde_json::json;
 use std::io::Write;
 use std::time::{Duration, Instant};
-use strive_domain::{DeviceId, DocumentType, GlobalRole, LoopId, OrgId, UserId};
+use strive_domain::{DeviceId, DocumentType, GlobalRole, LoopId, OrgId, UserId, VersionId};
 use strive_replica::vault::{self, NewDocument, Source};
 use strive_replica::{transfer, Keychain, Replica, Session};
 
@@ -101,6 +101,21 @@ fn make_file(path: &std::path::Path, size: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Removes a version's ciphertext from the vault, so the next leg has to download it.
+fn drop_vault_copy(replica: &Replica, v: VersionId) -> anyhow::Result<()> {
+    let entry = replica
+        .vault_entry(v)?
+        .ok_or_else(|| anyhow!("the vault lost the file"))?;
+    Ok(std::fs::remove_file(&entry.file)?)
+}
+
+fn same_size(decrypted: u64, size: u64) -> anyhow::Result<()> {
+    if decrypted != size {
+        return Err(anyhow!("decrypted {decrypted} bytes, expected {size}"));
+    }
+    Ok(())
+}
+
 pub async fn run(megabytes: u64) -> anyhow::Result<()> {
     let size = megabytes * 1_000_000;
     let b = setup::start_with(|c| c.documents.max_document_bytes = size + (1 << 20)).await?;
@@ -172,10 +187,7 @@ pub async fn run(megabytes: u64) -> anyhow::Result<()> {
     let t_upload = t1.elapsed();
     // Read it back as another device would (`strive docs get`): drop this copy, then fetch and
     // decrypt to a file, in one pass.
-    let entry = replica
-        .vault_entry(added.version_id)?
-        .ok_or_else(|| anyhow!("the vault lost the file"))?;
-    std::fs::remove_file(&entry.file)?;
+    drop_vault_copy(&replica, added.version_id)?;
     let out = dir.path().join("back.pdf");
     let t2 = Instant::now();
     let (v, n) = transfer::fetch_to(
@@ -191,9 +203,7 @@ pub async fn run(megabytes: u64) -> anyhow::Result<()> {
     .context("fetching")?;
     let t_back = t2.elapsed();
     let total = t0.elapsed();
-    if n != size {
-        return Err(anyhow!("decrypted {n} bytes, expected {size}"));
-    }
+    same_size(n, size)?;
     if vault::file_sha256(&out)? != vault::file_sha256(&src)? {
         return Err(anyhow!("the document came back different"));
     }
@@ -202,14 +212,9 @@ pub async fn run(megabytes: u64) -> anyhow::Result<()> {
     let t3 = Instant::now();
     let n = replica.export_document(v, &dir.path().join("again.pdf"))?;
     let t_decrypt = t3.elapsed();
-    if n != size {
-        return Err(anyhow!("decrypted {n} bytes, expected {size}"));
-    }
+    same_size(n, size)?;
     std::fs::remove_file(dir.path().join("again.pdf"))?;
-    let entry = replica
-        .vault_entry(v)?
-        .ok_or_else(|| anyhow!("the vault lost the file"))?;
-    std::fs::remove_file(&entry.file)?;
+    drop_vault_copy(&replica, v)?;
     let t4 = Instant::now();
     transfer::fetch(
         &mut replica,

@@ -521,19 +521,6 @@ async fn detect_conflicts(
     if base >= current {
         return Ok(()); // the device saw the row as it is: nothing since
     }
-    record_conflicts(tx, ctx, entity, id, changes, base).await
-}
-
-/// For each changed field, the last write of it after `base` (see [`detect_conflicts`]): a
-/// conflict row for its device when that was another device and its value is about to go.
-async fn record_conflicts(
-    tx: &mut PgConnection,
-    ctx: &Ctx,
-    entity: Entity,
-    id: uuid::Uuid,
-    changes: &Changes,
-    base: i64,
-) -> ApiResult<()> {
     let fields: Vec<&str> = changes.iter().map(|c| c.column).collect();
     sqlx::query(
         "WITH latest AS (

@@ -351,16 +351,18 @@ pub async fn lock_part(path: PathBuf) -> std::io::Result<Option<std::fs::File>> 
     loop {
         let (file, got) = blocking(move || {
             let got = match f.try_lock() {
-                Ok(()) => Ok(true),
-                Err(std::fs::TryLockError::WouldBlock) => Ok(false),
-                Err(std::fs::TryLockError::Error(e)) => Err(e),
+                // Read after the lock: a verification that finished while this waited shows.
+                Ok(()) => Some(f.metadata()?.permissions().readonly()),
+                Err(std::fs::TryLockError::WouldBlock) => None,
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
             };
             Ok((f, got))
         })
         .await?;
-        f = file;
-        if got? {
-            break;
+        match got {
+            Some(true) => return Ok(None),
+            Some(false) => return Ok(Some(file)),
+            None => f = file,
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(std::io::Error::new(
@@ -370,16 +372,6 @@ pub async fn lock_part(path: PathBuf) -> std::io::Result<Option<std::fs::File>> 
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    // Read after the lock: a verification that finished while this waited shows here.
-    let readonly = blocking(move || {
-        let readonly = f.metadata()?.permissions().readonly();
-        Ok((f, readonly))
-    })
-    .await?;
-    Ok(match readonly {
-        (_, true) => None,
-        (f, false) => Some(f),
-    })
 }
 
 /// A chunk that waited too long for the part file's lock: busy, not broken (the device retries
