@@ -684,11 +684,19 @@ pub async fn ensure_profile(conn: &mut PgConnection, user: UserId) -> ApiResult<
     Ok(())
 }
 
-/// Audit rows and replay records waiting to be written, in the order of their writes.
+/// Audit rows and replay records waiting to be written, in the order of their writes, column by
+/// column (bound as typed arrays: no JSON to build here or to parse in the database).
 #[derive(Default)]
 struct AuditRows {
-    audits: Vec<serde_json::Value>,
-    replays: Vec<serde_json::Value>,
+    ids: Vec<uuid::Uuid>,
+    actions: Vec<&'static str>,
+    entity_types: Vec<&'static str>,
+    entity_ids: Vec<uuid::Uuid>,
+    new_values: Vec<serde_json::Value>,
+    replay_devices: Vec<DeviceId>,
+    replay_seqs: Vec<i64>,
+    replay_kinds: Vec<String>,
+    replay_outcomes: Vec<serde_json::Value>,
     /// The entities the audit rows name.
     entities: std::collections::HashSet<uuid::Uuid>,
 }
@@ -697,21 +705,20 @@ impl AuditRows {
     fn add(&mut self, audits: &[Audit], replay: Option<(Replay, serde_json::Value)>) {
         for a in audits {
             self.entities.insert(a.entity_id);
-            self.audits.push(serde_json::json!({
-                "id": uuid::Uuid::now_v7(),
-                "action": a.action,
-                "entity_type": a.entity_type,
-                "entity_id": a.entity_id,
-                "new_values": a.new_values,
-            }));
+            self.ids.push(uuid::Uuid::now_v7());
+            self.actions.push(a.action);
+            self.entity_types.push(a.entity_type);
+            self.entity_ids.push(a.entity_id);
+            self.new_values.push(match &a.new_values {
+                serde_json::Value::Null => serde_json::json!({}),
+                v => v.clone(),
+            });
         }
         if let Some((r, outcome)) = replay {
-            self.replays.push(serde_json::json!({
-                "device_id": r.device,
-                "client_seq": r.client_seq,
-                "kind": r.kind,
-                "outcome": outcome,
-            }));
+            self.replay_devices.push(r.device);
+            self.replay_seqs.push(r.client_seq);
+            self.replay_kinds.push(r.kind);
+            self.replay_outcomes.push(outcome);
         }
     }
 
@@ -725,26 +732,35 @@ impl AuditRows {
         user: UserId,
         device: Option<DeviceId>,
     ) -> ApiResult<()> {
-        if self.audits.is_empty() && self.replays.is_empty() {
+        if self.ids.is_empty() && self.replay_seqs.is_empty() {
             return Ok(());
         }
         sqlx::query(
             "WITH replay AS (
                INSERT INTO applied_mutations (organization_id, device_id, client_seq, mutation_type, outcome)
                SELECT $1, r.device_id, r.client_seq, r.kind, r.outcome
-                 FROM jsonb_to_recordset($5) AS r(device_id uuid, client_seq bigint, kind text, outcome jsonb))
+                 FROM unnest($8::uuid[], $9::bigint[], $10::text[], $11::jsonb[])
+                      AS r(device_id, client_seq, kind, outcome))
              INSERT INTO audit_log (organization_id, id, user_id, device_id, action, entity_type,
                                     entity_id, new_values, entity_seq)
-             SELECT $1, x.id, $2, $4, x.action, x.entity_type, x.entity_id, coalesce(x.new_values, '{}'),
+             SELECT $1, x.id, $2, $4, x.action, x.entity_type, x.entity_id, x.new_values,
                     audit_entity_seq($1, x.entity_type, x.entity_id)
-               FROM jsonb_to_recordset($3) AS x(id uuid, action text, entity_type text,
-                                                entity_id uuid, new_values jsonb)",
+               FROM unnest($3::uuid[], $5::text[], $6::text[], $7::uuid[], $12::jsonb[])
+                    WITH ORDINALITY AS x(id, action, entity_type, entity_id, new_values, n)
+              ORDER BY x.n",
         )
         .bind(org)
         .bind(user)
-        .bind(serde_json::Value::Array(self.audits))
+        .bind(&self.ids)
         .bind(device)
-        .bind(serde_json::Value::Array(self.replays))
+        .bind(&self.actions)
+        .bind(&self.entity_types)
+        .bind(&self.entity_ids)
+        .bind(&self.replay_devices)
+        .bind(&self.replay_seqs)
+        .bind(&self.replay_kinds)
+        .bind(&self.replay_outcomes)
+        .bind(&self.new_values)
         .execute(&mut *tx)
         .await?;
         Ok(())

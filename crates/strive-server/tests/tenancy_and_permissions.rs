@@ -897,6 +897,30 @@ async fn row_level_security_binds_the_service_role() {
     assert_eq!(app.fingerprint(&a.org).await, before_a);
     assert_eq!(app.fingerprint(&b.org).await, before_b);
 
+    // The service may call the change feed's numbering (its writes' trigger runs as the
+    // writer), but for the organization of its transaction only: B's counter is neither taken
+    // nor moved from A's context.
+    let b_counter = format!(
+        "SELECT coalesce((SELECT last_seq FROM sync_counters WHERE organization_id = '{}'), -1)",
+        b.org
+    );
+    let b_seq = count(&app, &b_counter).await;
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("SELECT set_config('app.org_id', $1, true)")
+        .bind(&a.org)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let err = sqlx::query("SELECT next_sync_seq($1::uuid)")
+        .bind(&b.org)
+        .execute(&mut *tx)
+        .await
+        .expect_err("numbering another organization's changes is refused");
+    assert_eq!(sqlstate(&err).as_deref(), Some("42501"), "{err}");
+    tx.rollback().await.unwrap();
+    assert_eq!(count(&app, &b_counter).await, b_seq);
+    assert_eq!(app.fingerprint(&b.org).await, before_b);
+
     // After the transaction the setting reads back empty: again nothing visible, and no error.
     let after = app_scalar(&mut conn, "SELECT count(*) FROM contacts").await;
     assert_eq!(after, 0, "no tenant context after the transaction ended");
