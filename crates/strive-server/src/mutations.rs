@@ -183,14 +183,17 @@ pub async fn apply_run_for_device(
 }
 
 /// What consecutive pushed mutations must share to be written together: new contacts, new
-/// deals, or new loops (with their default tasks). Anything else goes alone: updates too, since
-/// an `UPDATE … FROM unnest(…)` of a few rows measured slower in PostgreSQL than as many
-/// one-row updates (docs/benchmarks.md).
+/// deals, new loops (with their default tasks), or updates of contacts or of deals made without
+/// a base number (rows the device created and changed before it synced: there is nothing they
+/// could conflict with). Anything else goes alone: an update with a base looks for conflicts in
+/// the audit log, which must hold the group's earlier writes first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunKind {
     CreateContact,
     CreateDeal,
     CreateLoop,
+    UpdateContact,
+    UpdateDeal,
 }
 
 pub fn run_kind(m: &Mutation) -> Option<RunKind> {
@@ -198,6 +201,8 @@ pub fn run_kind(m: &Mutation) -> Option<RunKind> {
         Mutation::CreateContact(_) => RunKind::CreateContact,
         Mutation::CreateDeal(_) => RunKind::CreateDeal,
         Mutation::CreateLoop(_) => RunKind::CreateLoop,
+        Mutation::UpdateContact(u) if u.base_seq.is_none() => RunKind::UpdateContact,
+        Mutation::UpdateDeal(u) if u.base_seq.is_none() => RunKind::UpdateDeal,
         _ => return None,
     })
 }
@@ -241,6 +246,23 @@ async fn execute_run(
             let created = loops::insert_many_with_default_tasks(tx, org, user, &news).await?;
             Ok(created.into_iter().map(created_loop).collect())
         }
+        Some(ValidMutation::UpdateContact(..)) => {
+            let ups =
+                all_of!(valids, ValidMutation::UpdateContact(id, changes, _) => (id.0, changes));
+            let rows: Vec<Contact> =
+                patch::update_many_returning(tx, CONTACT.table, org, &refs(&ups), |c: &Contact| {
+                    c.id.0
+                })
+                .await?;
+            Ok(updated_many(CONTACT, rows, ups, Outcome::Contact))
+        }
+        Some(ValidMutation::UpdateDeal(..)) => {
+            let ups = all_of!(valids, ValidMutation::UpdateDeal(id, changes, _) => (id.0, changes));
+            let rows: Vec<Deal> =
+                patch::update_many_returning(tx, DEAL.table, org, &refs(&ups), |d: &Deal| d.id.0)
+                    .await?;
+            Ok(updated_many(DEAL, rows, ups, Outcome::Deal))
+        }
         Some(_) => Err(ApiError::Internal(anyhow::anyhow!(
             "not a kind written in runs"
         ))),
@@ -269,6 +291,23 @@ fn created_loop(created: LoopWithTasks) -> (Outcome, Vec<Audit>) {
 
 fn updated_audit(entity: Entity, id: uuid::Uuid, changes: &Changes) -> Audit {
     Audit::new("updated", entity.audit_type, id, changes.to_json())
+}
+
+/// Updated rows (in the order of `ups`) with their outcomes and audit rows.
+fn updated_many<T>(
+    entity: Entity,
+    rows: Vec<T>,
+    ups: Vec<(uuid::Uuid, Changes)>,
+    outcome: impl Fn(T) -> Outcome,
+) -> Vec<(Outcome, Vec<Audit>)> {
+    rows.into_iter()
+        .zip(ups)
+        .map(|(row, (id, changes))| (outcome(row), vec![updated_audit(entity, id, &changes)]))
+        .collect()
+}
+
+fn refs(ups: &[(uuid::Uuid, Changes)]) -> Vec<(uuid::Uuid, &Changes)> {
+    ups.iter().map(|(id, c)| (*id, c)).collect()
 }
 
 /// The row an update with a base number changes (such an update looks for conflicts).

@@ -6,6 +6,7 @@ mod common;
 // own fresh database and checks both the answers and what the database holds afterwards.
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use common::statements::StatementCounter;
 use common::{TestApp, TestUser};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -1351,106 +1352,6 @@ async fn tasks_drive_loop_progress_and_cascade_on_delete() {
 // ---------------------------------------------------------------------------------------------
 // 8. No N+1 in the loop listing
 // ---------------------------------------------------------------------------------------------
-
-/// Counts the SQL statements this test's database runs between [`start`](Self::start) and
-/// [`stop`](Self::stop).
-///
-/// With `pg_stat_statements` in `shared_preload_libraries`, it sums `calls` for this database
-/// (leaving out the statistics queries themselves). The harness's private cluster does not
-/// preload it today, so otherwise it turns on `log_statement = 'all'` for the service role in
-/// this database only and counts the `statement:`/`execute` lines the server log gains (the
-/// cluster's log is `server.log` in its data directory, readable by the superuser).
-enum StatementCounter {
-    Stats,
-    Log { offset: i64 },
-}
-
-impl StatementCounter {
-    async fn new(app: &TestApp) -> Self {
-        let preloaded = app
-            .scalar_text("SELECT current_setting('shared_preload_libraries')")
-            .await
-            .unwrap_or_default()
-            .contains("pg_stat_statements");
-        if preloaded {
-            app.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-                .await;
-            return StatementCounter::Stats;
-        }
-        // Only the service's sessions in this database log their statements; sessions pick the
-        // setting up when they start, so end the ones the pool already holds.
-        app.sql(&format!(
-            "ALTER ROLE strive_app IN DATABASE {} SET log_statement = 'all';
-             SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-              WHERE datname = current_database() AND usename = 'strive_app';",
-            app.db_name
-        ))
-        .await;
-        StatementCounter::Log { offset: 0 }
-    }
-
-    async fn start(&mut self, app: &TestApp) {
-        match self {
-            StatementCounter::Stats => {
-                app.sql(
-                    "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database \
-                     WHERE datname = current_database()), 0)",
-                )
-                .await
-            }
-            StatementCounter::Log { offset } => {
-                *offset = count(app, "SELECT size FROM pg_stat_file('server.log')").await;
-            }
-        }
-    }
-
-    /// How many statements ran since `start`, and which (for failure messages).
-    async fn stop(&self, app: &TestApp) -> (i64, String) {
-        match self {
-            StatementCounter::Stats => {
-                let filter =
-                    "dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-                              AND query NOT ILIKE '%pg_stat_statements%'";
-                let n = count(
-                    app,
-                    &format!(
-                        "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE {filter}"
-                    ),
-                )
-                .await;
-                let detail = app
-                    .scalar_text(&format!(
-                        "SELECT coalesce(string_agg(calls || ' x ' || left(regexp_replace(query, '\\s+', ' ', 'g'), 140),
-                                                    E'\\n' ORDER BY calls DESC, query), '')
-                           FROM pg_stat_statements WHERE {filter}"
-                    ))
-                    .await
-                    .unwrap_or_default();
-                (n, detail)
-            }
-            StatementCounter::Log { offset } => {
-                let size = count(app, "SELECT size FROM pg_stat_file('server.log')").await;
-                let log = app
-                    .scalar_text(&format!(
-                        "SELECT pg_read_file('server.log', {offset}, {})",
-                        size - offset
-                    ))
-                    .await
-                    .unwrap_or_default();
-                let lines: Vec<&str> = log
-                    .lines()
-                    .filter(|l| l.contains("LOG:  statement: ") || l.contains("LOG:  execute "))
-                    .collect();
-                let detail = lines
-                    .iter()
-                    .map(|l| l.chars().take(160).collect::<String>())
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                (lines.len() as i64, detail)
-            }
-        }
-    }
-}
 
 #[tokio::test]
 async fn loop_listing_runs_the_same_statements_for_1_or_41_loops() {

@@ -4,6 +4,7 @@ mod common;
 // (SSE over LISTEN/NOTIFY) and the devices' sync state. Every test drives the real server over
 // HTTP and checks the database as its owner.
 
+use common::statements::{self, StatementCounter};
 use common::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -1024,6 +1025,97 @@ async fn a_write_failing_in_the_database_is_rejected_alone_across_groups() {
     assert_eq!(app.fingerprint(&org).await, before);
     assert_eq!(counter(&app, &org).await, seq_before);
     assert_eq!(count(&app, &audits).await, 296);
+}
+
+/// Updates of rows a device made and changed before they synced (no base number: nothing to
+/// conflict with) share a statement when they change the same fields of different rows; a row
+/// met again, or other fields, start the next one. Each still answers for itself.
+#[tokio::test]
+async fn consecutive_updates_share_statements_and_answer_one_by_one() {
+    let app = TestApp::spawn().await;
+    let ann = app.user("ann@example.com").await;
+    let org = app.org(&ann, "Acme Realty").await;
+    let laptop = app.device_login("ann@example.com", "laptop").await;
+    let id = || uuid::Uuid::now_v7().to_string();
+    let (a, b, c) = (id(), id(), id());
+    let create =
+        |id: &str, name: &str| json!({"type": "createContact", "args": {"id": id, "name": name}});
+    let update = |id: &str, changes: Value| json!({"type": "updateContact", "args": {"id": id, "changes": changes}});
+    let created = push_ok(
+        &app,
+        &org,
+        &laptop.user.token,
+        vec![
+            item(1, create(&a, "Ann A")),
+            item(2, create(&b, "Ben B")),
+            item(3, create(&c, "Cat C")),
+        ],
+    )
+    .await;
+    assert!(
+        created.iter().all(|r| r["status"] == "applied"),
+        "{created:?}"
+    );
+
+    let mut counter = StatementCounter::new(&app).await;
+    counter.start(&app).await;
+    let batch = vec![
+        item(4, update(&a, json!({"company": "One"}))),
+        item(5, update(&b, json!({"company": "Two"}))),
+        item(6, update(&c, json!({"company": "Three"}))),
+        item(7, update(&a, json!({"company": "Four"}))),
+        item(8, update(&b, json!({"name": "Bea B", "tags": ["vip"]}))),
+        item(9, update(&c, json!({"name": "Cara C", "tags": ["new"]}))),
+    ];
+    let results = push_ok(&app, &org, &laptop.user.token, batch.clone()).await;
+    let (_, statements) = counter.stop(&app).await;
+    assert_eq!(
+        statements::matching(&statements, "UPDATE contacts SET"),
+        3,
+        "a, b, c; a again; b and c with other fields:\n{statements}"
+    );
+    let seqs: Vec<i64> = results
+        .iter()
+        .map(|r| r["client_seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, (4..=9).collect::<Vec<_>>());
+    assert!(
+        results.iter().all(|r| r["status"] == "applied"),
+        "{results:?}"
+    );
+    let companies: Vec<&Value> = results.iter().map(|r| &r["result"]["company"]).collect();
+    assert_eq!(
+        companies,
+        [
+            &json!("One"),
+            &json!("Two"),
+            &json!("Three"),
+            &json!("Four"),
+            &json!("Two"),
+            &json!("Three")
+        ]
+    );
+    assert_eq!(results[4]["result"]["name"], "Bea B");
+    assert_eq!(results[5]["result"]["tags"], json!(["new"]));
+
+    let rows = app
+        .scalar_text(&format!(
+            "SELECT string_agg(name || ':' || coalesce(company, '-') || ':' || array_to_string(tags, '+'), ',' ORDER BY name)
+               FROM contacts WHERE organization_id = '{org}'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows, "Ann A:Four:,Bea B:Two:vip,Cara C:Three:new");
+    let audits = format!(
+        "SELECT count(*) FROM audit_log WHERE organization_id = '{org}' AND action = 'updated'"
+    );
+    assert_eq!(count(&app, &audits).await, 6, "one audit row per update");
+
+    // A replay answers the same and changes nothing.
+    let before = app.fingerprint(&org).await;
+    let again = push_ok(&app, &org, &laptop.user.token, batch).await;
+    assert_eq!(again, results);
+    assert_eq!(app.fingerprint(&org).await, before);
 }
 
 // Consecutive mutations of one kind are written together (new contacts, deals and loops;

@@ -20,8 +20,77 @@ pub async fn update_returning<T>(
 where
     T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
 {
-    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new("UPDATE ");
-    qb.push(table).push(" SET updated_at = now()");
+    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new("");
+    push_update(&mut qb, table, org, id, changes);
+    Ok(qb.build_query_as::<T>().fetch_optional(conn).await?)
+}
+
+/// Several updates of `table`, answered in the order given, in as few statements as it takes:
+/// consecutive updates that change the same columns of different rows go in one statement, a
+/// data-modifying `WITH` part each (each a one-row update by key: nothing more to plan, unlike an
+/// `UPDATE … FROM unnest(…)`, which measured slower). An error when a row is missing.
+pub async fn update_many_returning<T>(
+    conn: &mut PgConnection,
+    table: &'static str,
+    org: OrgId,
+    updates: &[(Uuid, &Changes)],
+    id_of: impl Fn(&T) -> Uuid + Copy,
+) -> ApiResult<Vec<T>>
+where
+    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    let mut out = Vec::with_capacity(updates.len());
+    let mut start = 0;
+    while start < updates.len() {
+        let columns = |c: &Changes| c.iter().map(|x| x.column).collect::<Vec<_>>();
+        let shape = columns(updates[start].1);
+        let mut ids = std::collections::HashSet::new();
+        let end = start
+            + updates[start..]
+                .iter()
+                .take_while(|(id, c)| columns(c) == shape && ids.insert(*id))
+                .count();
+        let part = &updates[start..end];
+        let mut qb: QueryBuilder<Postgres> = QueryBuilder::new("WITH ");
+        for (i, (id, changes)) in part.iter().enumerate() {
+            if i > 0 {
+                qb.push(", ");
+            }
+            qb.push(format_args!("u{i} AS ("));
+            push_update(&mut qb, table, org, *id, changes);
+            qb.push(")");
+        }
+        for i in 0..part.len() {
+            if i > 0 {
+                qb.push(" UNION ALL");
+            }
+            qb.push(format_args!(" SELECT * FROM u{i}"));
+        }
+        let rows: Vec<T> = qb.build_query_as::<T>().fetch_all(&mut *conn).await?;
+        out.extend(crate::db::in_given_order(
+            rows,
+            part,
+            id_of,
+            |(id, _)| *id,
+            table,
+        )?);
+        start = end;
+    }
+    Ok(out)
+}
+
+/// `UPDATE {table} SET updated_at = now(), ... WHERE organization_id = $org AND id = $id
+/// RETURNING *`, its values bound.
+fn push_update(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    table: &'static str,
+    org: OrgId,
+    id: Uuid,
+    changes: &Changes,
+) {
+    qb.push("UPDATE ")
+        .push(table)
+        .push(" SET updated_at = now()");
     for change in changes.iter() {
         qb.push(", ").push(change.column).push(" = ");
         match &change.value {
@@ -38,7 +107,6 @@ where
         .push(" AND id = ")
         .push_bind(id)
         .push(" RETURNING *");
-    Ok(qb.build_query_as::<T>().fetch_optional(conn).await?)
 }
 
 /// `DELETE FROM {table} WHERE organization_id = $org AND id = $id`; true when a row went.

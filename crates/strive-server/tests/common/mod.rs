@@ -3,6 +3,8 @@
 //! it with a real server on a random loopback port.
 #![allow(dead_code)]
 
+pub mod statements;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::Connection;
