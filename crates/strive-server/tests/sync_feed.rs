@@ -111,6 +111,16 @@ async fn count(app: &TestApp, query: &str) -> i64 {
     app.scalar_i64(query).await
 }
 
+/// The organization's contacts as `name:company:tag+tag`, by name.
+async fn contacts_summary(app: &TestApp, org: &str) -> String {
+    app.scalar_text(&format!(
+        "SELECT string_agg(name || ':' || coalesce(company, '-') || ':' || array_to_string(tags, '+'), ',' ORDER BY name)
+           FROM contacts WHERE organization_id = '{org}'"
+    ))
+    .await
+    .unwrap_or_default()
+}
+
 fn item(client_seq: i64, mutation: Value) -> Value {
     json!({"client_seq": client_seq, "mutation": mutation})
 }
@@ -1098,13 +1108,7 @@ async fn consecutive_updates_share_statements_and_answer_one_by_one() {
     assert_eq!(results[4]["result"]["name"], "Bea B");
     assert_eq!(results[5]["result"]["tags"], json!(["new"]));
 
-    let rows = app
-        .scalar_text(&format!(
-            "SELECT string_agg(name || ':' || coalesce(company, '-') || ':' || array_to_string(tags, '+'), ',' ORDER BY name)
-               FROM contacts WHERE organization_id = '{org}'"
-        ))
-        .await
-        .unwrap();
+    let rows = contacts_summary(&app, &org).await;
     assert_eq!(rows, "Ann A:Four:,Bea B:Two:vip,Cara C:Three:new");
     let audits = format!(
         "SELECT count(*) FROM audit_log WHERE organization_id = '{org}' AND action = 'updated'"
@@ -1231,13 +1235,7 @@ async fn runs_of_one_kind_answer_one_by_one() {
     assert_eq!(results[15]["result"]["title"], "Oak Avenue");
 
     // The database holds exactly that.
-    let rows = app
-        .scalar_text(&format!(
-            "SELECT string_agg(name || ':' || coalesce(company, '-') || ':' || array_to_string(tags, '+'), ',' ORDER BY name)
-               FROM contacts WHERE organization_id = '{org}'"
-        ))
-        .await
-        .unwrap();
+    let rows = contacts_summary(&app, &org).await;
     assert_eq!(rows, "Ann A:Three:,Bea B:Two:vip+2026,Cara C:-:new");
     let deals = app
         .scalar_text(&format!(

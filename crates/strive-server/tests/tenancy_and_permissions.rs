@@ -685,6 +685,20 @@ async fn app_scalar(conn: &mut PgConnection, query: &str) -> i64 {
         .unwrap_or_else(|e| panic!("{query}: {e}"))
 }
 
+/// A transaction of the service role inside `org`'s tenant context.
+async fn in_context<'c>(
+    conn: &'c mut PgConnection,
+    org: &str,
+) -> sqlx::Transaction<'c, sqlx::Postgres> {
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("SELECT set_config('app.org_id', $1, true)")
+        .bind(org)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx
+}
+
 fn sqlstate(e: &sqlx::Error) -> Option<String> {
     e.as_database_error()
         .and_then(|d| d.code())
@@ -767,12 +781,7 @@ async fn row_level_security_binds_the_service_role() {
     let before_b = app.fingerprint(&b.org).await;
 
     // Inside A's context: A's rows, and only them.
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("SELECT set_config('app.org_id', $1, true)")
-        .bind(&a.org)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = in_context(&mut conn, &a.org).await;
     for (table, col) in TENANT_TABLES {
         let owner_a = count(
             &app,
@@ -875,12 +884,7 @@ async fn row_level_security_binds_the_service_role() {
     ];
     let before_a = app.fingerprint(&a.org).await;
     for sql in writes {
-        let mut tx = conn.begin().await.unwrap();
-        sqlx::query("SELECT set_config('app.org_id', $1, true)")
-            .bind(&a.org)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        let mut tx = in_context(&mut conn, &a.org).await;
         let err = sqlx::query(&sql)
             .execute(&mut *tx)
             .await
@@ -905,12 +909,7 @@ async fn row_level_security_binds_the_service_role() {
         b.org
     );
     let b_seq = count(&app, &b_counter).await;
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("SELECT set_config('app.org_id', $1, true)")
-        .bind(&a.org)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = in_context(&mut conn, &a.org).await;
     let err = sqlx::query("SELECT next_sync_seq($1::uuid)")
         .bind(&b.org)
         .execute(&mut *tx)
