@@ -920,6 +920,33 @@ async fn row_level_security_binds_the_service_role() {
     assert_eq!(count(&app, &b_counter).await, b_seq);
     assert_eq!(app.fingerprint(&b.org).await, before_b);
 
+    // Nor by shadowing the catalog with a temporary table that names the service as the owner:
+    // the owner's functions and the mover's copy switch read pg_catalog's own.
+    let mut tx = in_context(&mut conn, &a.org).await;
+    sqlx::raw_sql(
+        "CREATE TEMP TABLE pg_class (oid oid, relowner oid) ON COMMIT DROP;
+         INSERT INTO pg_temp.pg_class
+           SELECT 'public.sync_counters'::regclass, oid FROM pg_catalog.pg_roles
+            WHERE rolname = 'strive_app';
+         SELECT set_config('strive.copying', 'on', true);",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let copying: bool = sqlx::query_scalar("SELECT strive_copying()")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert!(!copying, "the service turned on the mover's copy mode");
+    let err = sqlx::query("SELECT next_sync_seq($1::uuid)")
+        .bind(&b.org)
+        .execute(&mut *tx)
+        .await
+        .expect_err("a shadowed catalog does not make the service the owner");
+    assert_eq!(sqlstate(&err).as_deref(), Some("42501"), "{err}");
+    tx.rollback().await.unwrap();
+    assert_eq!(count(&app, &b_counter).await, b_seq);
+
     // After the transaction the setting reads back empty: again nothing visible, and no error.
     let after = app_scalar(&mut conn, "SELECT count(*) FROM contacts").await;
     assert_eq!(after, 0, "no tenant context after the transaction ended");

@@ -25,6 +25,9 @@ where
     Ok(qb.build_query_as::<T>().fetch_optional(conn).await?)
 }
 
+/// Runs of updates up to this long keep their statement prepared on the connection.
+const PREPARED_RUN: usize = 16;
+
 /// Several updates of `table`, answered in the order given, in as few statements as it takes:
 /// consecutive updates that change the same columns of different rows go in one statement, a
 /// data-modifying `WITH` part each (each a one-row update by key: nothing more to plan, unlike an
@@ -66,7 +69,13 @@ where
             }
             qb.push(format_args!(" SELECT * FROM u{i}"));
         }
-        let rows: Vec<T> = qb.build_query_as::<T>().fetch_all(&mut *conn).await?;
+        // Kept prepared only when short: every run length and set of fields is its own text,
+        // and a connection's statement cache should not fill with plans of hundreds of parts.
+        let rows: Vec<T> = qb
+            .build_query_as::<T>()
+            .persistent(part.len() <= PREPARED_RUN)
+            .fetch_all(&mut *conn)
+            .await?;
         out.extend(crate::db::in_given_order(
             rows,
             part,
