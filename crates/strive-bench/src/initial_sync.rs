@@ -327,13 +327,18 @@ pub fn raw_only(rows: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn raw_sqlcipher_insert(dir: &Path, rows: i64) -> anyhow::Result<f64> {
-    let mut replica = Replica::create(
+/// A fresh replica of a made-up organization, for the raw writes.
+fn scratch_replica(dir: &Path) -> anyhow::Result<Replica> {
+    Ok(Replica::create(
         dir,
         OrgId::new(),
         crate::setup::PASSWORD,
         Keychain::Disabled,
-    )?;
+    )?)
+}
+
+fn raw_sqlcipher_insert(dir: &Path, rows: i64) -> anyhow::Result<f64> {
+    let mut replica = scratch_replica(dir)?;
     let t = Instant::now();
     let cpu = usage(libc::RUSAGE_THREAD).1;
     replica.raw_insert_contacts(rows)?;
@@ -344,12 +349,7 @@ fn raw_sqlcipher_insert(dir: &Path, rows: i64) -> anyhow::Result<f64> {
     );
     if std::env::var_os("BENCH_INDEXES_AFTER").is_some() {
         let dir = tempfile::tempdir()?;
-        let mut bare = Replica::create(
-            dir.path(),
-            OrgId::new(),
-            crate::setup::PASSWORD,
-            Keychain::Disabled,
-        )?;
+        let mut bare = scratch_replica(dir.path())?;
         let (insert, build) = bare.raw_insert_contacts_indexes_after(rows)?;
         println!(
             "raw SQLCipher upsert, secondary indexes built after: insert {insert:.1} s \
@@ -377,12 +377,7 @@ fn usage(who: libc::c_int) -> (i64, f64) {
 /// The client's half alone: `rows` feed lines made in memory, applied in 10k-line batches.
 pub fn apply_only(rows: i64) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut replica = Replica::create(
-        dir.path(),
-        OrgId::new(),
-        crate::setup::PASSWORD,
-        Keychain::Disabled,
-    )?;
+    let mut replica = scratch_replica(dir.path())?;
     let lines: Vec<String> = (1..=rows)
         .map(|g| {
             json!({"seq": g, "table": "contacts", "row": {

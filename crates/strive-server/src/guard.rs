@@ -338,10 +338,7 @@ impl Batch {
             let result = async {
                 let (out, audits) = f(&mut *tx, &ctx, valid).await?;
                 let replay = match replay {
-                    Some(r) => Some((
-                        r,
-                        serde_json::to_value(&out).map_err(|e| ApiError::Internal(e.into()))?,
-                    )),
+                    Some(r) => Some((r, replay_answer(&out)?)),
                     None => None,
                 };
                 Ok((out, audits, replay))
@@ -349,7 +346,7 @@ impl Batch {
             .await;
             match result {
                 Ok((out, audits, replay)) => {
-                    self.audits.add(&audits, replay);
+                    self.audits.add(audits, replay);
                     Ok(out)
                 }
                 Err(e) if self.careful => {
@@ -412,21 +409,23 @@ impl Batch {
                         replays.len()
                     )));
                 }
-                let mut records = Vec::with_capacity(outs.len());
-                for ((out, audits), replay) in outs.iter().zip(replays) {
-                    let answer =
-                        serde_json::to_value(out).map_err(|e| ApiError::Internal(e.into()))?;
-                    records.push((audits.clone(), (replay, answer)));
-                }
-                Ok((outs, records))
+                outs.into_iter()
+                    .zip(replays)
+                    .map(|((out, audits), replay)| {
+                        let answer = replay_answer(&out)?;
+                        Ok((out, audits, (replay, answer)))
+                    })
+                    .collect::<ApiResult<Vec<_>>>()
             }
             .await;
             match written {
-                Ok((outs, records)) => {
-                    for (audits, replay) in records {
-                        self.audits.add(&audits, Some(replay));
+                Ok(written) => {
+                    let mut outs = Vec::with_capacity(written.len());
+                    for (out, audits, replay) in written {
+                        self.audits.add(audits, Some(replay));
+                        outs.push(out);
                     }
-                    Ok(outs.into_iter().map(|(out, _)| out).collect())
+                    Ok(outs)
                 }
                 Err(e) => {
                     self.spoiled = true;
@@ -448,7 +447,7 @@ impl Batch {
 
     /// Records a refused write's answer for replays, with the group's other records.
     pub fn record_rejection(&mut self, replay: Replay, answer: serde_json::Value) {
-        self.audits.add(&[], Some((replay, answer)));
+        self.audits.add(Vec::new(), Some((replay, answer)));
     }
 
     /// Whether a write of this group whose audit rows are not written yet touched `entity`.
@@ -595,7 +594,7 @@ pub async fn mutate<V, R>(
     let valid = validate()?;
     let (out, audits) = f(&mut tx, &auth.ctx, valid).await?;
     let mut rows = AuditRows::default();
-    rows.add(&audits, None);
+    rows.add(audits, None);
     rows.write(&mut tx, auth.ctx.org, auth.ctx.user, auth.ctx.device)
         .await?;
     tx.commit().await?;
@@ -684,6 +683,11 @@ pub async fn ensure_profile(conn: &mut PgConnection, user: UserId) -> ApiResult<
     Ok(())
 }
 
+/// What a write answered, as its replay record keeps it.
+fn replay_answer(out: &impl Serialize) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(out).map_err(|e| ApiError::Internal(e.into()))
+}
+
 /// Audit rows and replay records waiting to be written, in the order of their writes, column by
 /// column (bound as typed arrays: no JSON to build here or to parse in the database).
 #[derive(Default)]
@@ -702,16 +706,16 @@ struct AuditRows {
 }
 
 impl AuditRows {
-    fn add(&mut self, audits: &[Audit], replay: Option<(Replay, serde_json::Value)>) {
+    fn add(&mut self, audits: Vec<Audit>, replay: Option<(Replay, serde_json::Value)>) {
         for a in audits {
             self.entities.insert(a.entity_id);
             self.ids.push(uuid::Uuid::now_v7());
             self.actions.push(a.action);
             self.entity_types.push(a.entity_type);
             self.entity_ids.push(a.entity_id);
-            self.new_values.push(match &a.new_values {
+            self.new_values.push(match a.new_values {
                 serde_json::Value::Null => serde_json::json!({}),
-                v => v.clone(),
+                v => v,
             });
         }
         if let Some((r, outcome)) = replay {

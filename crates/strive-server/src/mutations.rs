@@ -93,12 +93,7 @@ pub async fn apply_for_device(
             move |tx, ctx, valid| {
                 Box::pin(async move {
                     let (outcome, audits) = execute(tx, ctx, &st, valid).await?;
-                    let result = PushResult::Applied {
-                        client_seq,
-                        result: serde_json::to_value(&outcome)
-                            .map_err(|e| ApiError::Internal(e.into()))?,
-                    };
-                    Ok((result, audits))
+                    Ok((applied(client_seq, &outcome)?, audits))
                 })
             },
         )
@@ -107,6 +102,12 @@ pub async fn apply_for_device(
         batch.discard_after_commit(v);
     }
     Ok(result)
+}
+
+/// A pushed mutation's answer once it is written: what it did.
+fn applied(client_seq: i64, outcome: &Outcome) -> ApiResult<PushResult> {
+    let result = serde_json::to_value(outcome).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(PushResult::Applied { client_seq, result })
 }
 
 /// Consecutive pushed mutations of one kind that can be written together (see
@@ -153,9 +154,7 @@ pub async fn apply_run_for_device(
                             .into_iter()
                             .zip(seqs)
                             .map(|((outcome, audits), client_seq)| {
-                                let result = serde_json::to_value(outcome)
-                                    .map_err(|e| ApiError::Internal(e.into()))?;
-                                Ok((PushResult::Applied { client_seq, result }, audits))
+                                Ok((applied(client_seq, &outcome)?, audits))
                             })
                             .collect::<ApiResult<Vec<_>>>()
                     })

@@ -164,11 +164,13 @@ async fn write_chunk(
         .await
         .map_err(|known| uploads::offset_mismatch(known as i64))?;
     let path = uploads::part_path(state, org, id);
+    let lock = || async {
+        uploads::lock_part(path.clone())
+            .await
+            .map_err(uploads::part_busy)
+    };
     // Held until the chunk is recorded (the lock goes with the file).
-    let part = match uploads::lock_part(path.clone())
-        .await
-        .map_err(uploads::part_busy)?
-    {
+    let part = match lock().await? {
         Some(f) => f,
         // Verified meanwhile (here or by another instance), or a mark whose VERIFIED never
         // committed: ask the database again.
@@ -180,12 +182,9 @@ async fn write_chunk(
                 } => (offset, room) = (o, r),
             }
             uploads::unmark(&path).await?;
-            uploads::lock_part(path.clone())
-                .await
-                .map_err(uploads::part_busy)?
-                .ok_or_else(|| {
-                    ApiError::Internal(anyhow::anyhow!("the part file of upload {id} stays locked"))
-                })?
+            lock().await?.ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!("the part file of upload {id} stays locked"))
+            })?
         }
     };
     if let Some(n) = declared.filter(|n| *n > room) {
