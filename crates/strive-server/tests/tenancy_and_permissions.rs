@@ -699,6 +699,16 @@ async fn in_context<'c>(
     tx
 }
 
+/// Asserts that numbering `org`'s changes from this transaction is refused with 42501.
+async fn numbering_is_refused(tx: &mut PgConnection, org: &str, what: &str) {
+    let err = sqlx::query("SELECT next_sync_seq($1::uuid)")
+        .bind(org)
+        .execute(&mut *tx)
+        .await
+        .expect_err(what);
+    assert_eq!(sqlstate(&err).as_deref(), Some("42501"), "{what}: {err}");
+}
+
 fn sqlstate(e: &sqlx::Error) -> Option<String> {
     e.as_database_error()
         .and_then(|d| d.code())
@@ -910,12 +920,7 @@ async fn row_level_security_binds_the_service_role() {
     );
     let b_seq = count(&app, &b_counter).await;
     let mut tx = in_context(&mut conn, &a.org).await;
-    let err = sqlx::query("SELECT next_sync_seq($1::uuid)")
-        .bind(&b.org)
-        .execute(&mut *tx)
-        .await
-        .expect_err("numbering another organization's changes is refused");
-    assert_eq!(sqlstate(&err).as_deref(), Some("42501"), "{err}");
+    numbering_is_refused(&mut tx, &b.org, "numbering another organization's changes").await;
     tx.rollback().await.unwrap();
     assert_eq!(count(&app, &b_counter).await, b_seq);
     assert_eq!(app.fingerprint(&b.org).await, before_b);
@@ -938,12 +943,12 @@ async fn row_level_security_binds_the_service_role() {
         .await
         .unwrap();
     assert!(!copying, "the service turned on the mover's copy mode");
-    let err = sqlx::query("SELECT next_sync_seq($1::uuid)")
-        .bind(&b.org)
-        .execute(&mut *tx)
-        .await
-        .expect_err("a shadowed catalog does not make the service the owner");
-    assert_eq!(sqlstate(&err).as_deref(), Some("42501"), "{err}");
+    numbering_is_refused(
+        &mut tx,
+        &b.org,
+        "a shadowed catalog does not make the owner",
+    )
+    .await;
     tx.rollback().await.unwrap();
     assert_eq!(count(&app, &b_counter).await, b_seq);
 
