@@ -1,27 +1,28 @@
 //! Convergence under faults: devices make random mutations of every kind (same and different
-//! fields, deletes, bulk assigns, loops and tasks), going offline and back, and sync through a
-//! proxy that drops, delays, duplicates, replays late and cuts requests and responses. At the
-//! end every replica equals the server, no accepted mutation is lost and every refused one is
-//! listed on its device. The seed is printed: `STRIVE_SEED=<n>` replays a failing run.
-//! Short profile: 5 devices × 150 mutations; `STRIVE_PROOF=long`: 5 × 2,000.
+//! fields, deletes, bulk assigns, loops and tasks, documents added, replaced, submitted and
+//! reviewed), going offline and back, and sync through a proxy that drops, delays, duplicates,
+//! replays late and cuts requests and responses. At the end every replica equals the server, no
+//! accepted mutation is lost, every refused one is listed on its device, and every document
+//! version on the server decrypts to the bytes its author added. The seed is printed:
+//! `STRIVE_SEED=<n>` replays a failing run.
+//! Short profile: 5 devices × 150 steps; `STRIVE_PROOF=long`: 5 × 2,000.
+
+#[path = "convergence/steps.rs"]
+mod steps;
 
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-use strive_domain::mutations::contacts::{BulkAssignContacts, ContactChanges, CreateContact};
-use strive_domain::mutations::deals::{CreateDeal, DealChanges};
-use strive_domain::mutations::loops::{CreateLoop, CreateTask, LoopChanges, TaskChanges};
-use strive_domain::mutations::{Delete, Mutation, Update};
-use strive_domain::{
-    ContactId, ContactStatus, DealId, DealStage, LoopId, LoopStatus, OrgId, TaskId, TaskStatus,
-    TransactionType, UserId,
-};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use steps::{random_step, Known, Step};
+use strive_domain::permissions::Action;
+use strive_domain::{DocumentType, LoopId, OrgId, UserId, VersionId};
 use strive_proof::proxy::FaultProxy;
 use strive_proof::{dump, profile, seeded};
 use strive_replica::api::{Api, Auth};
 use strive_replica::engine::sync_round;
-use strive_replica::Replica;
+use strive_replica::vault::{file_sha256, NewDocument, Source};
 use strive_testkit::{Device, TestServer};
 
 const PEOPLE: [(&str, &str); 5] = [
@@ -32,186 +33,42 @@ const PEOPLE: [(&str, &str); 5] = [
     ("eve@example.com", "MEMBER"),
 ];
 
-fn ids(r: &Replica, table: &str) -> Vec<String> {
-    r.rows_json(table)
-        .expect("rows")
-        .into_iter()
-        .filter_map(|row| row.get("id").and_then(|v| v.as_str()).map(str::to_string))
-        .collect()
-}
-
-fn one<T: std::str::FromStr>(rng: &mut StdRng, from: &[String]) -> Option<T> {
-    from.choose(rng).and_then(|s| s.parse().ok())
-}
-
-/// A random mutation that makes sense on this replica (it may still be refused: another device
-/// may have deleted the row, or the role may not allow it).
-/// The ids a device picks its targets from, refreshed now and then (reading them each step
-/// would make the long profile quadratic).
-#[derive(Default)]
-struct Known {
-    contacts: Vec<String>,
-    deals: Vec<String>,
-    loops: Vec<String>,
-    tasks: Vec<String>,
-}
-
-impl Known {
-    fn read(r: &Replica) -> Self {
-        Known {
-            contacts: ids(r, "contacts"),
-            deals: ids(r, "deals"),
-            loops: ids(r, "transaction_loops"),
-            tasks: ids(r, "transaction_tasks"),
-        }
-    }
-}
-
-fn random_mutation(rng: &mut StdRng, known: &Known, members: &[UserId]) -> Option<Mutation> {
-    let Known {
-        contacts,
-        deals,
-        loops,
-        tasks,
-    } = known;
-    // A small pool of values, so devices often write the same field with different values.
-    let companies = ["Elm Holdings", "Oak Partners", "Pine LLC", "Birch & Co"];
-    let n: u32 = rng.gen_range(0..100);
-    Some(match n {
-        0..20 => Mutation::CreateContact(CreateContact {
-            id: Some(ContactId::new()),
-            name: format!("Contact {}", rng.gen_range(0..100_000)),
-            company: Some(companies.choose(rng)?.to_string()),
-            ..Default::default()
-        }),
-        20..40 => {
-            let mut changes = ContactChanges::default();
-            match rng.gen_range(0..4) {
-                0 => changes.company = Some(Some(companies.choose(rng)?.to_string())),
-                1 => changes.phone = Some(Some(format!("+1 555 {:04}", rng.gen_range(0..10_000)))),
-                2 => {
-                    changes.status =
-                        Some(*[ContactStatus::Active, ContactStatus::Inactive].choose(rng)?)
-                }
-                _ => {
-                    changes.company = Some(None);
-                    changes.tags = Some(vec!["hot".into(), format!("t{}", rng.gen_range(0..3))]);
-                }
-            }
-            Mutation::UpdateContact(Update {
-                id: one(rng, contacts)?,
-                changes,
-                base_seq: None,
-            })
-        }
-        40..45 => Mutation::DeleteContact(Delete {
-            id: one(rng, contacts)?,
-        }),
-        45..50 => {
-            let mut pick: Vec<String> = contacts.clone();
-            pick.shuffle(rng);
-            pick.truncate(rng.gen_range(1..5));
-            Mutation::BulkAssignContacts(BulkAssignContacts {
-                contact_ids: pick.iter().filter_map(|s| s.parse().ok()).collect(),
-                assigned_to_id: *members.choose(rng)?,
-            })
-        }
-        50..58 => Mutation::CreateDeal(CreateDeal {
-            id: Some(DealId::new()),
-            title: format!("Deal {}", rng.gen_range(0..100_000)),
-            value_cents: rng.gen_range(0..100_000_000),
-            contact_id: one(rng, contacts),
-            ..Default::default()
-        }),
-        58..66 => Mutation::UpdateDeal(Update {
-            id: one(rng, deals)?,
-            changes: DealChanges {
-                stage: Some(
-                    *[
-                        DealStage::Qualified,
-                        DealStage::Proposal,
-                        DealStage::Negotiation,
-                    ]
-                    .choose(rng)?,
-                ),
-                value_cents: rng.gen_bool(0.5).then(|| rng.gen_range(0..100_000_000)),
-                ..Default::default()
-            },
-            base_seq: None,
-        }),
-        66..69 => Mutation::DeleteDeal(Delete {
-            id: one(rng, deals)?,
-        }),
-        69..75 => Mutation::CreateLoop(CreateLoop {
-            id: Some(LoopId::new()),
-            property_address: format!("{} Elm Street", rng.gen_range(1..999)),
-            transaction_type: TransactionType::PurchaseAgreement,
-            listing_price_cents: rng.gen_range(10_000_000..90_000_000),
-            expected_closing: None,
-        }),
-        75..79 => Mutation::UpdateLoop(Update {
-            id: one(rng, loops)?,
-            changes: LoopChanges {
-                status: Some(*[LoopStatus::Active, LoopStatus::UnderContract].choose(rng)?),
-                ..Default::default()
-            },
-            base_seq: None,
-        }),
-        79..85 => Mutation::CompleteTask(Delete {
-            id: one::<TaskId>(rng, tasks)?,
-        }),
-        85..89 => Mutation::CreateTask(CreateTask {
-            id: Some(TaskId::new()),
-            loop_id: one(rng, loops)?,
-            title: format!("Task {}", rng.gen_range(0..1000)),
-            description: None,
-            category: None,
-            priority: None,
-            due_date: None,
-        }),
-        89..95 => Mutation::UpdateTask(Update {
-            id: one(rng, tasks)?,
-            changes: TaskChanges {
-                status: Some(
-                    *[
-                        TaskStatus::InProgress,
-                        TaskStatus::Pending,
-                        TaskStatus::Done,
-                    ]
-                    .choose(rng)?,
-                ),
-                ..Default::default()
-            },
-            base_seq: None,
-        }),
-        95..98 => Mutation::DeleteTask(Delete {
-            id: one(rng, tasks)?,
-        }),
-        _ => Mutation::DeleteLoop(Delete {
-            id: one(rng, loops)?,
-        }),
-    })
-}
-
 struct Outcome {
     email: &'static str,
     /// The device, with its replica and the directory holding it and its account.
     d: Device,
     queued: u64,
     refused_locally: u64,
+    /// Per mutation kind: how many were tried, and how many of those were queued.
+    kinds: BTreeMap<String, (u64, u64)>,
+    /// Every document version this device added: its plaintext's SHA-256 and its loop.
+    added: HashMap<VersionId, (String, LoopId)>,
 }
 
-/// One device's run: mutations, with syncs at random moments and offline stretches.
+/// A text file of `size` bytes, different for every `tag`.
+fn write_document(dir: &Path, tag: u64, size: usize) -> std::path::PathBuf {
+    let line = format!("Convergence document {tag}: inspection notes, page after page.\n");
+    let text: Vec<u8> = line.bytes().cycle().take(size).collect();
+    let path = dir.join(format!("doc-{tag}.txt"));
+    std::fs::write(&path, text).expect("a document file");
+    path
+}
+
+/// One device's run: steps, with syncs at random moments and offline stretches.
 async fn run_device(
     mut d: Device,
     auth: Auth,
-    email: &'static str,
+    (email, role): (&'static str, &'static str),
     steps: usize,
     seed: u64,
     members: Vec<UserId>,
 ) -> Outcome {
     let mut rng = StdRng::seed_from_u64(seed);
+    let reviewer = matches!(role, "OWNER" | "ADMIN");
     let (mut queued, mut refused_locally) = (0, 0);
+    let mut added = HashMap::new();
+    let mut kinds = BTreeMap::new();
+    let files = tempfile::tempdir().expect("a directory for the files to add");
     let mut offline = false;
     let mut known = Known::default();
     for step in 0..steps {
@@ -221,10 +78,42 @@ async fn run_device(
         if step % 10 == 0 {
             known = Known::read(&d.replica);
         }
-        if let Some(m) = random_mutation(&mut rng, &known, &members) {
-            match d.replica.mutate(m) {
-                Ok(_) => queued += 1,
-                Err(_) => refused_locally += 1,
+        let done = match random_step(&mut rng, &known, &members, reviewer) {
+            None => None,
+            Some(Step::Mutate(m)) => {
+                let name = m.action().name();
+                let r = d.replica.mutate(m);
+                Some((name, r.is_ok()))
+            }
+            Some(Step::AddDocument {
+                loop_id,
+                document_id,
+                size,
+            }) => {
+                let path = write_document(files.path(), rng.gen(), size);
+                let result = d.replica.add_document(NewDocument {
+                    loop_id,
+                    source: Source::File(&path),
+                    name: Some(format!("Inspection {}.txt", rng.gen_range(1..50))),
+                    document_type: DocumentType::Inspection,
+                    document_id,
+                    max_bytes: 100 << 20,
+                });
+                if let Ok(a) = &result {
+                    let sha = file_sha256(&path).expect("hashed");
+                    added.insert(a.version_id, (sha, loop_id));
+                }
+                Some((Action::UploadDocument.name(), result.is_ok()))
+            }
+        };
+        if let Some((kind, ok)) = done {
+            let (tried, queued_of_kind) = kinds.entry(kind).or_insert((0, 0));
+            *tried += 1;
+            if ok {
+                *queued_of_kind += 1;
+                queued += 1;
+            } else {
+                refused_locally += 1;
             }
         }
         if !offline && rng.gen_bool(0.15) {
@@ -238,19 +127,141 @@ async fn run_device(
         d,
         queued,
         refused_locally,
+        kinds,
+        added,
     }
+}
+
+/// Every document version on the server, fetched and decrypted by `reader`, is the file its
+/// author added (same SHA-256): nothing an upload carried through the faults was damaged.
+async fn versions_decrypt_to_what_was_added(
+    server: &TestServer,
+    reader: &mut Device,
+    auth: &Auth,
+    added: &HashMap<VersionId, (String, LoopId)>,
+    seed: u64,
+) -> usize {
+    let versions = server
+        .strings(&format!(
+            "SELECT concat_ws(' ', id, document_id, version) FROM document_versions
+             WHERE organization_id = '{}' ORDER BY id",
+            reader.replica.org()
+        ))
+        .await;
+    let token = auth.token().await.expect("a token");
+    let out = tempfile::tempdir().expect("a directory");
+    for row in &versions {
+        let [id, document, version] = row.split(' ').collect::<Vec<_>>()[..] else {
+            panic!("a version row: {row}");
+        };
+        let v: VersionId = id.parse().expect("a version id");
+        let (expected, _) = added
+            .get(&v)
+            .unwrap_or_else(|| panic!("seed {seed}: version {id} was added by no device"));
+        let got = strive_replica::transfer::fetch(
+            &mut reader.replica,
+            auth.api().http(),
+            auth.api().base(),
+            &token,
+            document.parse().expect("a document id"),
+            Some(version.parse().expect("a version number")),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("seed {seed}: version {id} cannot be fetched: {e}"));
+        assert_eq!(got, v);
+        let dest = out.path().join(id);
+        reader
+            .replica
+            .export_document(v, &dest)
+            .unwrap_or_else(|e| panic!("seed {seed}: version {id} does not decrypt: {e}"));
+        assert_eq!(
+            &file_sha256(&dest).expect("hashed"),
+            expected,
+            "seed {seed}: version {id} decrypts to other bytes than its author added"
+        );
+    }
+    versions.len()
+}
+
+/// Every queued mutation has exactly one answer: applied on the server, refused by the server,
+/// or (an upload whose loop another device deleted meanwhile) refused at its upload; every
+/// refusal is listed on the device. Returns how many of each.
+async fn every_mutation_has_one_answer(
+    server: &TestServer,
+    o: &Outcome,
+    seed: u64,
+) -> (u64, u64, u64) {
+    let count = |status: &str| {
+        format!(
+            "SELECT count(*) FROM applied_mutations WHERE device_id = '{}' AND outcome->>'status' = '{status}'",
+            o.d.device
+        )
+    };
+    let applied = server.scalar(&count("applied")).await as u64;
+    let rejected_server = server.scalar(&count("rejected")).await as u64;
+    let refused: Vec<_> =
+        o.d.replica
+            .vault_entries()
+            .expect("vault entries")
+            .into_iter()
+            .filter(|e| e.state == "refused")
+            .collect();
+    for e in &refused {
+        let v: VersionId = e.version_id.parse().expect("a version id");
+        let (_, loop_id) = &o.added[&v];
+        let loops = server
+            .scalar(&format!(
+                "SELECT count(*) FROM transaction_loops WHERE id = '{loop_id}'"
+            ))
+            .await;
+        assert_eq!(
+            loops, 0,
+            "seed {seed}: {} had upload {v} refused while its loop exists",
+            o.email
+        );
+    }
+    let refused = refused.len() as u64;
+    let rejected_device = o.d.replica.rejections().expect("rejections").len() as u64;
+    assert_eq!(
+        rejected_device,
+        rejected_server + refused,
+        "seed {seed}: {} lists every refusal",
+        o.email
+    );
+    assert_eq!(
+        applied + rejected_server + refused,
+        o.queued,
+        "seed {seed}: {} lost or doubled a mutation",
+        o.email
+    );
+    (applied, rejected_server, refused)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn devices_converge_through_a_faulty_network() {
     let (seed, mut rng) = seeded("convergence");
-    let steps = profile(150, 2_000);
+    let steps = profile(250, 2_000);
     let server = TestServer::start().await;
     for (email, _) in PEOPLE {
         server.signup(email).await;
+        // The profile is made on first use (lazily), so that there is one to promote.
+        let token = server.token(email).await;
+        let (s, me) = server
+            .call(reqwest::Method::GET, "/v1/me", Some(&token), json!(null))
+            .await;
+        assert_eq!(s, 200, "{me}");
     }
     // Deletes need a platform role above USER (docs/permissions.md).
-    server.sql("UPDATE users SET role = 'MODERATOR'").await;
+    let promoted = server
+        .scalar(
+            "WITH u AS (UPDATE users SET role = 'MODERATOR' RETURNING 1) SELECT count(*) FROM u",
+        )
+        .await;
+    assert_eq!(
+        promoted,
+        PEOPLE.len() as i64,
+        "everyone has a profile to promote"
+    );
     let owner = server.token(PEOPLE[0].0).await;
     let (s, org) = server
         .call(
@@ -277,18 +288,18 @@ async fn devices_converge_through_a_faulty_network() {
     let mut tasks = Vec::new();
     let mut members = Vec::new();
     let mut devices = Vec::new();
-    for (email, _) in PEOPLE {
+    for person @ (email, _) in PEOPLE {
         let mut d = server.device(email, org).await;
         d.sync(&server).await; // a first copy, directly
         members.push(d.user);
-        devices.push((email, d));
+        devices.push((person, d));
     }
-    for (email, d) in devices {
+    for (person @ (email, _), d) in devices {
         let auth = Auth::new(
             Api::new(&proxy.base, false).unwrap(),
             d.account(&proxy.base, email, org),
         );
-        let run = run_device(d, auth.clone(), email, steps, rng.gen(), members.clone());
+        let run = run_device(d, auth.clone(), person, steps, rng.gen(), members.clone());
         tasks.push((tokio::spawn(run), auth));
     }
     let mut outcomes = Vec::new();
@@ -329,39 +340,50 @@ async fn devices_converge_through_a_faulty_network() {
             o.email,
             diffs.join("\n")
         );
-        // Every queued mutation has exactly one answer: applied on the server, or refused and
-        // listed on the device.
-        let applied = server
-            .scalar(&format!(
-                "SELECT count(*) FROM applied_mutations WHERE device_id = '{}' AND outcome->>'status' = 'applied'",
-                o.d.device
-            ))
-            .await as u64;
-        let rejected_server = server
-            .scalar(&format!(
-                "SELECT count(*) FROM applied_mutations WHERE device_id = '{}' AND outcome->>'status' = 'rejected'",
-                o.d.device
-            ))
-            .await as u64;
-        let rejected_device = o.d.replica.rejections().unwrap().len() as u64;
-        assert_eq!(
-            rejected_device, rejected_server,
-            "seed {seed}: {} lists every refusal",
-            o.email
-        );
-        assert_eq!(
-            applied + rejected_server,
-            o.queued,
-            "seed {seed}: {} lost or doubled a mutation",
-            o.email
-        );
+        let (applied, rejected_server, refused_uploads) =
+            every_mutation_has_one_answer(&server, o, seed).await;
         println!(
-            "  {}: {} queued ({} applied, {} refused by the server), {} refused on the device",
-            o.email, o.queued, applied, rejected_server, o.refused_locally
+            "  {}: {} queued ({} applied, {} refused by the server, {} uploads refused), {} refused on the device",
+            o.email, o.queued, applied, rejected_server, refused_uploads, o.refused_locally
         );
         total_queued += o.queued;
     }
     assert!(total_queued > 0);
     let rows: usize = expected.values().map(|t| t.len()).sum();
     println!("convergence: {rows} rows on the server, all replicas equal");
+
+    let added: HashMap<VersionId, (String, LoopId)> =
+        outcomes.iter().flat_map(|(o, _)| o.added.clone()).collect();
+    let (reader, auth) = outcomes.last_mut().expect("devices");
+    let versions =
+        versions_decrypt_to_what_was_added(&server, &mut reader.d, auth, &added, seed).await;
+    println!(
+        "convergence: {} document versions added on devices, {versions} on the server, each decrypts to its file",
+        added.len()
+    );
+    // Every kind of mutation was made, and queued at least once.
+    let mut kinds: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for (o, _) in &outcomes {
+        for (kind, (tried, queued)) in &o.kinds {
+            let k = kinds.entry(kind.clone()).or_default();
+            k.0 += tried;
+            k.1 += queued;
+        }
+    }
+    let never: Vec<&String> = kinds
+        .iter()
+        .filter(|(_, k)| k.1 == 0)
+        .map(|(n, _)| n)
+        .collect();
+    let summary: Vec<String> = kinds
+        .iter()
+        .map(|(n, (tried, queued))| format!("{n} {queued}/{tried}"))
+        .collect();
+    println!("convergence: queued/tried by kind: {}", summary.join(", "));
+    assert!(never.is_empty(), "seed {seed}: never queued: {never:?}");
+    assert_eq!(
+        kinds.len(),
+        17,
+        "seed {seed}: every mutation kind: {summary:?}"
+    );
 }

@@ -52,6 +52,37 @@ pub const FIELDS: &[(&str, &[&str])] = &[
             "loop_id", "title", "category", "status", "priority", "position",
         ],
     ),
+    (
+        "documents",
+        &[
+            "loop_id",
+            "original_name",
+            "mime_type",
+            "file_size",
+            "document_type",
+            "status",
+            "version",
+            "current_version_id",
+            "ciphertext_size",
+            "submitted_by",
+            "reviewed_by",
+            "review_note",
+        ],
+    ),
+    (
+        "document_versions",
+        &[
+            "document_id",
+            "version",
+            "original_name",
+            "mime_type",
+            "file_size",
+            "ciphertext_size",
+            "sha256",
+            "storage_key",
+            "uploaded_by",
+        ],
+    ),
 ];
 
 fn pick(table: &str, row: &Map<String, Value>, fields: &[&str]) -> Value {

@@ -755,6 +755,9 @@ pub async fn record_version(
     state: &AppState,
     v: NewVersion,
 ) -> ApiResult<(Document, Vec<Audit>)> {
+    // The loop first, as deleting it does (then its sessions): no deadlock between the two, and
+    // an upload whose loop was deleted meanwhile is refused for that reason.
+    crate::db::loops::lock(conn, ctx.org, v.loop_id).await?;
     let s = lock_session(conn, ctx, v.version_id).await?;
     let matches = s.document_id == v.document_id
         && s.loop_id == v.loop_id
@@ -795,7 +798,6 @@ pub async fn record_version(
             "must be a 256-bit key in base64",
         ))
     })?;
-    crate::db::loops::lock(conn, ctx.org, v.loop_id).await?;
     let existing = docs::lock(conn, ctx.org, v.document_id).await?;
     if existing.as_ref().is_some_and(|d| d.loop_id != v.loop_id) {
         return Err(ApiError::Invalid(ValidationError::single(

@@ -544,6 +544,69 @@ async fn uploads_resume_verify_and_refuse_each_mistake_with_its_own_code() {
 }
 
 #[tokio::test]
+async fn an_upload_whose_loop_is_deleted_before_it_is_recorded_is_refused_for_that_reason() {
+    let app = TestApp::spawn().await;
+    let o = org_with_loop(&app, "ann@example.com", "Acme").await;
+    let device = app.device_login("ann@example.com", "laptop").await;
+    let (org, t) = (o.id.as_str(), device.user.token.as_str());
+    let s = seal(&pdf(20_000));
+    let (version, doc) = (new_id(), new_id());
+    let decl = declaration(&version, &doc, &o.loop_id, "Deed.pdf", &s);
+    assert_eq!(declare(&app, org, t, decl).await.0, StatusCode::CREATED);
+    assert_eq!(
+        put(&app, org, t, &version, 0, &s.bytes).await.0,
+        StatusCode::OK
+    );
+    // Another device deletes the loop (and with it the upload) before this one pushes it.
+    let (st, b) = app
+        .delete(
+            &format!("/v1/orgs/{org}/loops/{}", o.loop_id),
+            &o.owner.token,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let m = json!({"type": "uploadDocument", "args": {
+        "version_id": version, "document_id": doc, "loop_id": o.loop_id, "name": "Deed.pdf",
+        "mime_type": "application/pdf", "size": s.plain_len, "ciphertext_size": s.bytes.len(),
+        "sha256": s.sha, "data_key": s.key.to_base64()}});
+    let (st, r) = app
+        .post(
+            &format!("/v1/orgs/{org}/sync/push"),
+            t,
+            json!({"mutations": [{"client_seq": 1, "mutation": m}]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    let result = &r["results"][0];
+    assert_eq!(
+        (&result["status"], &result["code"], &result["message"]),
+        (
+            &json!("rejected"),
+            &json!("not_found"),
+            &json!("Transaction loop not found")
+        ),
+        "{r}"
+    );
+    // The app's direct route knows the upload only, which went with the loop.
+    let (st, b) = complete(&app, org, t, &version, &s).await;
+    assert_eq!(
+        (st, b["message"].as_str()),
+        (StatusCode::NOT_FOUND, Some("Upload not found"))
+    );
+    for table in [
+        "documents",
+        "document_versions",
+        "document_keys",
+        "upload_sessions",
+    ] {
+        let n = app
+            .scalar_i64(&format!("SELECT count(*) FROM {table}"))
+            .await;
+        assert_eq!(n, 0, "{table}");
+    }
+}
+
+#[tokio::test]
 async fn path_tricks_in_names_stay_under_the_loop_and_foreign_loops_store_nothing() {
     let app = TestApp::spawn().await;
     let a = org_with_loop(&app, "ann@example.com", "Acme").await;
