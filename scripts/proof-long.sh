@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The proof suites' long profile: convergence 5 devices x 2,000 mutations, 100 crash rounds,
+# The proof suites' long profile: convergence 5 devices x 2,000 steps, 100 crash rounds,
 # 1,000 event-stream clients, schemathesis with 500 examples per operation, and each cargo-fuzz
 # target for a bounded time (FUZZ_SECONDS, default 120). Results go to docs/reliability.md by hand.
 set -euo pipefail

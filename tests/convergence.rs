@@ -5,7 +5,7 @@
 //! accepted mutation is lost, every refused one is listed on its device, and every document
 //! version on the server decrypts to the bytes its author added. The seed is printed:
 //! `STRIVE_SEED=<n>` replays a failing run.
-//! Short profile: 5 devices × 150 steps; `STRIVE_PROOF=long`: 5 × 2,000.
+//! Short profile: 5 devices × 250 steps; `STRIVE_PROOF=long`: 5 × 2,000.
 
 #[path = "convergence/steps.rs"]
 mod steps;
