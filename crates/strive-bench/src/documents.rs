@@ -167,6 +167,21 @@ pub async fn run(megabytes: u64) -> anyhow::Result<()> {
         "  raw durable write (1 MiB writes + fsync): {disk:.0} MB/s; three of them, the disk's floor for the round trip: {:.0} MB/s",
         disk / 3.0
     );
+    let floor = crate::work_floor::Floor::measure(dir.path(), size as usize)?;
+    println!(
+        "  the least work of a round trip, pass by pass (CPU seconds, one pass over the file):"
+    );
+    for (what, times, secs) in &floor.passes {
+        println!("    {times} × {secs:.3} s  {what}");
+    }
+    let cores = crate::work_floor::cores();
+    let best = floor.cpu_seconds() / cores as f64;
+    println!(
+        "    = {:.3} CPU seconds; spread perfectly over {cores} cores, {best:.3} s: at most {:.0} MB/s, {:.2} of raw AES-GCM",
+        floor.cpu_seconds(),
+        mb(size) / best,
+        mb(size) / best / raw
+    );
     let rss_before = peak_rss_mib();
     reset_peak();
 

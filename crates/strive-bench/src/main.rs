@@ -8,6 +8,7 @@ mod latency;
 mod org_move;
 mod push;
 mod setup;
+mod work_floor;
 
 use clap::{Parser, Subcommand};
 

@@ -4,12 +4,12 @@
 use crate::error::SyncError;
 use crate::open::Replica;
 use crate::pull::ok_or_refused;
-use crate::vault::{DocumentError, Hashing, Writeback};
+use crate::vault::{DocumentError, Writeback};
 use futures_util::StreamExt;
 use rusqlite::params;
 use serde::Deserialize;
 use serde_json::json;
-use sha2::Digest;
+use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use strive_crypto::DataKey;
@@ -441,22 +441,26 @@ async fn download(
     let res = ok_or_refused(res).await?;
     let size = a.ciphertext_size as u64;
 
-    // The vault copy: written and hashed on the blocking pool, then synced.
+    // The vault copy: written (and hashed, unless it is decrypted at once) on the blocking pool,
+    // then synced. A copy decrypted whole needs no checksum: every chunk's tag, its place and the
+    // end are authenticated under this version's own key, so only the exact ciphertext its
+    // author sealed decrypts (docs/decisions.md).
+    let by_checksum = dest.is_none();
     let (to_vault, mut rx) = tokio::sync::mpsc::channel::<Piece>(PIECES_IN_FLIGHT);
     let vault_job = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-        let (got, sha) = {
-            let mut out = Hashing::new(std::io::BufWriter::with_capacity(
-                256 * 1024,
-                Writeback::new(tmp.as_file()),
-            ));
-            while let Some(piece) = rx.blocking_recv() {
-                out.write_all(&piece)?;
+        let mut hash = by_checksum.then(Sha256::new);
+        let mut got = 0u64;
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, Writeback::new(tmp.as_file()));
+        while let Some(piece) = rx.blocking_recv() {
+            if let Some(h) = hash.as_mut() {
+                h.update(&piece);
             }
-            let file = out.inner.into_inner().map_err(|e| e.into_error())?;
-            file.finish()?.sync_all()?;
-            (out.count, hex::encode(out.hash.finalize()))
-        };
-        Ok((got, sha, tmp))
+            out.write_all(&piece)?;
+            got += piece.len() as u64;
+        }
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.finish()?.sync_all()?;
+        Ok((got, hash.map(|h| hex::encode(h.finalize())), tmp))
     });
     // The plaintext, when asked for: decrypted as the pieces arrive, into a temporary file.
     let mut decrypting = match dest {
@@ -512,23 +516,42 @@ async fn download(
     };
     received?;
     let (got, sha, tmp) = vaulted??;
-    if got != size || sha != a.sha256 {
+    if got != size || sha.as_ref().is_some_and(|sha| *sha != a.sha256) {
         return Err(DocumentError::Damaged(format!(
             "received {got} of {} bytes, or they do not match the server's checksum",
             a.ciphertext_size
         )));
     }
+    // Decrypted whole before the copy is kept, when that is its check.
+    let plaintext = match (decrypted, dest) {
+        (Some(job), Some(dest)) => Some((job?.map_err(damaged_if_it_does_not_open)?, dest)),
+        _ => None,
+    };
     tmp.persist(&file).map_err(|e| DocumentError::Io(e.error))?;
-    replica.store_fetched(a.version_id, document, &file, a.ciphertext_size, &sha, &key)?;
-    let n = match (decrypted, dest) {
-        (Some(job), Some(dest)) => {
-            let (n, out) = job??;
+    replica.store_fetched(
+        a.version_id,
+        document,
+        &file,
+        a.ciphertext_size,
+        &a.sha256,
+        &key,
+    )?;
+    let n = match plaintext {
+        Some(((n, out), dest)) => {
             out.persist(dest).map_err(|e| DocumentError::Io(e.error))?;
             Some(n)
         }
-        _ => None,
+        None => None,
     };
     Ok((a.version_id, n))
+}
+
+/// A download that does not decrypt under its own key is not the ciphertext its author sealed.
+fn damaged_if_it_does_not_open(e: DocumentError) -> DocumentError {
+    match e {
+        DocumentError::Crypto(c) => DocumentError::Damaged(c.to_string()),
+        other => other,
+    }
 }
 
 /// Reads the pieces another task hands over, in order; ends when it stops handing them.
