@@ -1,6 +1,7 @@
 //! A fault-injecting HTTP proxy on loopback between devices and the server. Per request it may
 //! drop the request, drop the response after the server acted, send the request twice, replay it
-//! later (after newer requests: reordering), delay it, or cut the response body midway.
+//! later (after newer requests: reordering), delay it, cut the request body midway (the server
+//! receives part of it, then the connection breaks), or cut the response body midway.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -18,22 +19,26 @@ pub enum Fault {
     Duplicate,
     ReplayLater,
     Delay,
+    CutRequest,
     CutResponse,
 }
 
-const FAULTS: [Fault; 6] = [
+const FAULTS: [Fault; 7] = [
     Fault::DropRequest,
     Fault::DropResponse,
     Fault::Duplicate,
     Fault::ReplayLater,
     Fault::Delay,
+    Fault::CutRequest,
     Fault::CutResponse,
 ];
 
 #[derive(Default)]
 pub struct Counts {
     pub requests: AtomicU64,
-    pub faults: [AtomicU64; 6],
+    pub faults: [AtomicU64; 7],
+    /// Requests cut midway that were document upload chunks (the server got part of a chunk).
+    pub cut_upload_chunks: AtomicU64,
 }
 
 impl Counts {
@@ -46,6 +51,10 @@ impl Counts {
             .iter()
             .zip(&self.faults)
             .map(|(f, c)| format!("{f:?} {}", c.load(Ordering::Relaxed)))
+            .chain([format!(
+                "of the cut requests, upload chunks {}",
+                self.cut_upload_chunks.load(Ordering::Relaxed)
+            )])
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -107,17 +116,26 @@ fn pick(shared: &Shared) -> (Option<Fault>, u64, f64) {
     (fault, rng.gen_range(1..60), rng.gen_range(0.0..1.0))
 }
 
+/// Part of `body` (`cut_at` of it), then an error: the connection breaks mid-body.
+fn cut(body: &Bytes, cut_at: f64) -> reqwest::Body {
+    let head = body.slice(..((body.len() as f64 * cut_at) as usize).min(body.len()));
+    reqwest::Body::wrap_stream(futures_util::stream::iter(vec![
+        Ok::<Bytes, std::io::Error>(head),
+        Err(std::io::Error::other("cut by the proxy")),
+    ]))
+}
+
 async fn send(
     shared: &Shared,
     method: &reqwest::Method,
     path: &str,
     headers: &axum::http::HeaderMap,
-    body: &Bytes,
+    body: reqwest::Body,
 ) -> Result<(StatusCode, axum::http::HeaderMap, Bytes), StatusCode> {
     let mut req = shared
         .http
         .request(method.clone(), format!("{}{path}", shared.target))
-        .body(body.clone());
+        .body(body);
     for (k, v) in headers {
         if k != "host" && k != "content-length" {
             req = req.header(k, v);
@@ -174,10 +192,21 @@ async fn forward(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             parts.headers.clone(),
             body.clone(),
         );
-        async move { send(&shared, &method, &path, &headers, &body).await }
+        async move { send(&shared, &method, &path, &headers, body.into()).await }
     };
     let result = match fault {
         Some(Fault::DropRequest) => return gateway_error(),
+        Some(Fault::CutRequest) => {
+            if method == reqwest::Method::PUT && path.contains("/uploads/") {
+                shared
+                    .counts
+                    .cut_upload_chunks
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            let body = cut(&body, cut_at);
+            let _ = send(&shared, &method, &path, &parts.headers, body).await;
+            return gateway_error();
+        }
         Some(Fault::Delay) => {
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
             once(shared.clone()).await
