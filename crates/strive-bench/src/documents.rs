@@ -185,6 +185,8 @@ pub async fn run(megabytes: u64) -> anyhow::Result<()> {
     let rss_before = peak_rss_mib();
     reset_peak();
 
+    let cpu = crate::work_floor::cpu_seconds;
+    let c0 = cpu();
     let t0 = Instant::now();
     let added = replica.add_document(NewDocument {
         loop_id,
@@ -195,11 +197,13 @@ pub async fn run(megabytes: u64) -> anyhow::Result<()> {
         max_bytes: size + (1 << 20),
     })?;
     let t_encrypt = t0.elapsed();
+    let c1 = cpu();
     let t1 = Instant::now();
     transfer::upload_pending(&mut replica, &b.http, &b.base, &b.token, |_| {}).await?;
     let t_sent = t1.elapsed();
     strive_replica::push::sync_once(&mut replica, &b.http, &b.base, &b.token, |_| {}).await?;
     let t_upload = t1.elapsed();
+    let c2 = cpu();
     // Read it back as another device would (`strive docs get`): drop this copy, then fetch and
     // decrypt to a file, in one pass.
     drop_vault_copy(&replica, added.version_id)?;
@@ -218,6 +222,7 @@ pub async fn run(megabytes: u64) -> anyhow::Result<()> {
     .context("fetching")?;
     let t_back = t2.elapsed();
     let total = t0.elapsed();
+    let c3 = cpu();
     same_size(n, size)?;
     if vault::file_sha256(&out)? != vault::file_sha256(&src)? {
         return Err(anyhow!("the document came back different"));
@@ -245,6 +250,16 @@ pub async fn run(megabytes: u64) -> anyhow::Result<()> {
     let peak = peak_rss_mib();
 
     let rate = |d: Duration| mb(size) / d.as_secs_f64();
+    // CPU seconds of this process (client and server; not PostgreSQL, not kernel writeback)
+    // per second of the leg: how much of the two cores each leg keeps busy.
+    let busy = |c: f64, d: Duration| c / d.as_secs_f64();
+    println!(
+        "  cores busy (this process, per leg): encrypt {:.2}, upload {:.2}, way back {:.2}; {:.2} CPU s in all",
+        busy(c1 - c0, t_encrypt),
+        busy(c2 - c1, t_upload),
+        busy(c3 - c2, t_back),
+        c3 - c0
+    );
     println!(
         "  encrypt into vault:  {:>7.0} MB/s ({:.2} s)",
         rate(t_encrypt),

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 /// CPU time this process has used, in seconds (all its threads).
-fn cpu_seconds() -> f64 {
+pub fn cpu_seconds() -> f64 {
     let mut t = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
