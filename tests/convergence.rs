@@ -380,6 +380,21 @@ async fn devices_converge_through_a_faulty_network() {
         .map(|(n, (tried, queued))| format!("{n} {queued}/{tried}"))
         .collect();
     println!("convergence: queued/tried by kind: {}", summary.join(", "));
+    let on_server = server
+        .strings(
+            "SELECT mutation_type || ' ' || count(*) FILTER (WHERE outcome->>'status' = 'applied')
+               || '/' || count(*) FROM applied_mutations
+             GROUP BY mutation_type ORDER BY mutation_type",
+        )
+        .await;
+    println!(
+        "convergence: applied/answered on the server by kind: {}",
+        on_server.join(", ")
+    );
+    assert!(
+        on_server.iter().all(|k| !k.starts_with("invalid ")),
+        "seed {seed}: a device sent something that is not a mutation: {on_server:?}"
+    );
     assert!(never.is_empty(), "seed {seed}: never queued: {never:?}");
     assert_eq!(
         kinds.len(),

@@ -883,6 +883,22 @@ async fn rejected_mutations_change_nothing_and_are_remembered() {
     let results = push_ok(&app, &org, &laptop.user.token, vec![hijack.clone()]).await;
     assert_rejected(&results[0], 4, "not_found");
     assert_eq!(app.fingerprint(&other).await, other_before);
+    // The device's record keeps each answer with its kind, refusals included.
+    let kinds = app
+        .scalar_text(&format!(
+            "SELECT string_agg(client_seq || ' ' || mutation_type || ' ' || (outcome->>'status'), ', '
+                               ORDER BY client_seq)
+               FROM applied_mutations WHERE organization_id = '{org}' AND device_id = '{}'",
+            laptop.id
+        ))
+        .await;
+    assert_eq!(
+        kinds.as_deref(),
+        Some(
+            "1 createContact applied, 2 invalid rejected, 3 createContact applied, \
+             4 updateContact rejected"
+        )
+    );
     let name = app
         .scalar_text(&format!(
             "SELECT name FROM contacts WHERE organization_id = '{other}' AND id = '{foreign}'"

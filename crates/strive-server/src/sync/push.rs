@@ -150,6 +150,19 @@ async fn run_group(
                 }))
             })
             .collect();
+    // Each mutation's kind, kept with its answer (a refusal too); "invalid" when it was none.
+    let kinds: HashMap<i64, String> = group
+        .iter()
+        .zip(&parsed)
+        .map(|(item, m)| {
+            let kind = match m {
+                Some(Ok(m)) => m.action().name(),
+                _ => "invalid".to_string(),
+            };
+            (item.client_seq, kind)
+        })
+        .collect();
+    let kind_of = |seq: i64| kinds.get(&seq).cloned().unwrap_or_default();
     let mut i = 0;
     while i < group.len() {
         let seq = group[i].client_seq;
@@ -175,7 +188,7 @@ async fn run_group(
                 return Ok(false);
             };
             for (seq, answer) in answers {
-                let result = answer_or_rejection(batch, device, seq, answer)?;
+                let result = answer_or_rejection(batch, device, seq, kind_of(seq), answer)?;
                 answered.insert(seq, results.len());
                 results.push(result);
             }
@@ -196,7 +209,7 @@ async fn run_group(
         if result.is_err() && batch.spoiled() {
             return Ok(false);
         }
-        let result = answer_or_rejection(batch, device, seq, result)?;
+        let result = answer_or_rejection(batch, device, seq, kind_of(seq), result)?;
         answered.insert(seq, results.len());
         results.push(result);
         i += 1;
@@ -241,6 +254,7 @@ fn answer_or_rejection(
     batch: &mut guard::Batch,
     device: DeviceId,
     seq: i64,
+    kind: String,
     answer: ApiResult<PushResult>,
 ) -> ApiResult<PushResult> {
     match answer {
@@ -251,7 +265,7 @@ fn answer_or_rejection(
             let replay = guard::Replay {
                 device,
                 client_seq: seq,
-                kind: "rejected".into(),
+                kind,
             };
             batch.record_rejection(
                 replay,
