@@ -32,12 +32,19 @@ pub struct NewUpload {
     /// A new document's id, or an existing one's for its next version.
     pub document_id: DocumentId,
     pub loop_id: LoopId,
+    #[schema(min_length = 1, max_length = 255)]
     pub name: String,
+    /// One of the allowed kinds (the content is checked too, by its bytes).
+    #[schema(
+        pattern = "^(application/pdf|image/png|image/jpeg|text/plain|application/vnd\\.openxmlformats-officedocument\\.(wordprocessingml\\.document|spreadsheetml\\.sheet))$"
+    )]
     pub mime_type: String,
     #[serde(default)]
     pub document_type: Option<DocumentType>,
+    #[schema(minimum = 1)]
     pub ciphertext_size: i64,
     /// SHA-256 of the ciphertext, hex.
+    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
     pub sha256: String,
 }
 

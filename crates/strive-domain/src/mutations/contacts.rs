@@ -236,6 +236,7 @@ impl ContactChanges {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BulkAssignContacts {
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
     pub contact_ids: Vec<ContactId>,
     pub assigned_to_id: UserId,
 }

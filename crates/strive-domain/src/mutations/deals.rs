@@ -17,13 +17,19 @@ pub type DealTitle = Text<2, 255>;
 pub struct CreateDeal {
     #[serde(default)]
     pub id: Option<DealId>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 2, max_length = 255))]
     pub title: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 100_000_000_000_i64)
+    )]
     pub value_cents: i64,
     #[serde(default)]
     pub stage: Option<DealStage>,
     #[serde(default)]
     pub status: Option<DealStatus>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub probability: Option<i32>,
     #[serde(default)]
     pub contact_id: Option<ContactId>,

@@ -119,6 +119,7 @@ pub struct ReviewDocument {
     pub id: DocumentId,
     pub decision: ReviewDecision,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub note: Option<String>,
 }
 

@@ -18,8 +18,13 @@ pub type TaskTitle = Text<3, 200>;
 pub struct CreateLoop {
     #[serde(default)]
     pub id: Option<LoopId>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 5, max_length = 500))]
     pub property_address: String,
     pub transaction_type: TransactionType,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 100_000_000_000_i64)
+    )]
     pub listing_price_cents: i64,
     #[serde(default)]
     pub expected_closing: Option<NaiveDate>,

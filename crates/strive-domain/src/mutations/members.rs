@@ -15,6 +15,7 @@ pub type OrgName = Text<2, 100>;
 pub struct CreateOrganization {
     #[serde(default)]
     pub id: Option<OrgId>,
+    #[cfg_attr(feature = "openapi", schema(min_length = 2, max_length = 100))]
     pub name: String,
     /// Lower-case letters, digits and dashes; derived from the name when absent.
     #[serde(default)]
@@ -78,6 +79,7 @@ impl CreateOrganization {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddMember {
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     pub email: String,
     #[serde(default)]
     pub role: Option<OrgRole>,
