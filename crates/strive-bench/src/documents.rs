@@ -6,8 +6,6 @@
 //! server both live in it) shows whether it stays flat.
 
 use crate::setup::{self, PASSWORD};
-use aes_gcm::aead::{AeadInPlace, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
 use anyhow::{anyhow, Context};
 use serde_json::json;
 use std::io::Write;
@@ -38,21 +36,8 @@ fn reset_peak() {
 
 /// Raw AES-256-GCM over `total` bytes in 64 KiB buffers, one core: the limit.
 fn raw_aes_mb_s(total: usize) -> f64 {
-    let cipher = Aes256Gcm::new(&[7u8; 32].into());
-    let mut buf = vec![0x5Au8; 64 * 1024];
     let start = Instant::now();
-    let mut done = 0;
-    let mut counter = 0u64;
-    while done < total {
-        let mut nonce = [0u8; 12];
-        nonce[..8].copy_from_slice(&counter.to_be_bytes());
-        counter += 1;
-        if let Ok(tag) = cipher.encrypt_in_place_detached(Nonce::from_slice(&nonce), b"", &mut buf)
-        {
-            std::hint::black_box(tag);
-        }
-        done += buf.len();
-    }
+    crate::work_floor::aes_pass(total);
     mb(total as u64) / start.elapsed().as_secs_f64()
 }
 

@@ -491,7 +491,6 @@ async fn download(
         // The connection hands over small pieces; each handed on wakes two threads, so they go
         // on gathered into pieces of about 1 MiB (one copy, far cheaper than the wake-ups).
         let piece = match body.next().await {
-            Some(Ok(p)) if gathered.is_empty() && p.len() >= GATHER => p,
             Some(Ok(p)) => {
                 if gathered.is_empty() {
                     gathered.reserve(GATHER);
@@ -506,11 +505,9 @@ async fn download(
                 received = Err(SyncError::from(e).into());
                 break;
             }
+            None if gathered.is_empty() => break,
             None => {
                 ended = true;
-                if gathered.is_empty() {
-                    break;
-                }
                 gathered.split().freeze()
             }
         };

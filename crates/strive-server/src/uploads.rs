@@ -34,10 +34,7 @@ pub struct NewUpload {
     pub loop_id: LoopId,
     #[schema(min_length = 1, max_length = 255)]
     pub name: String,
-    /// One of the allowed kinds (the content is checked too, by its bytes).
-    #[schema(
-        pattern = "^(application/pdf|image/png|image/jpeg|text/plain|application/vnd\\.openxmlformats-officedocument\\.(wordprocessingml\\.document|spreadsheetml\\.sheet))$"
-    )]
+    #[schema(schema_with = allowed_mime_types)]
     pub mime_type: String,
     #[serde(default)]
     pub document_type: Option<DocumentType>,
@@ -46,6 +43,23 @@ pub struct NewUpload {
     /// SHA-256 of the ciphertext, hex.
     #[schema(pattern = "^[0-9a-fA-F]{64}$")]
     pub sha256: String,
+}
+
+/// The MIME types on the allow-list, as the API documents them (the content is checked too, by
+/// its bytes).
+fn allowed_mime_types() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(
+            strive_domain::documents::DocumentKind::ALL
+                .iter()
+                .map(|k| k.mime()),
+        ))
+        .description(Some(
+            "One of the allowed kinds (the content is checked too, by its bytes).",
+        ))
+        .build()
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]

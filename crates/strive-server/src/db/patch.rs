@@ -45,13 +45,17 @@ where
     let mut out = Vec::with_capacity(updates.len());
     let mut start = 0;
     while start < updates.len() {
-        let columns = |c: &Changes| c.iter().map(|x| x.column).collect::<Vec<_>>();
-        let shape = columns(updates[start].1);
+        let shape = updates[start].1;
+        let same_shape = |c: &Changes| {
+            c.iter()
+                .map(|x| x.column)
+                .eq(shape.iter().map(|x| x.column))
+        };
         let mut ids = std::collections::HashSet::new();
         let end = start
             + updates[start..]
                 .iter()
-                .take_while(|(id, c)| columns(c) == shape && ids.insert(*id))
+                .take_while(|(id, c)| same_shape(c) && ids.insert(*id))
                 .count();
         let part = &updates[start..end];
         let mut qb: QueryBuilder<Postgres> = QueryBuilder::new("WITH ");

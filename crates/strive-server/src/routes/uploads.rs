@@ -227,7 +227,7 @@ async fn write_chunk(
 #[serde(deny_unknown_fields)]
 pub struct CompleteUpload {
     /// The version's data key, base64 (the server keeps it only wrapped).
-    #[schema(pattern = "^[A-Za-z0-9+/]{43}=$")]
+    #[schema(pattern = "^[A-Za-z0-9+/=]{44}$")]
     pub data_key: Secret,
     /// Plaintext bytes.
     #[schema(minimum = 0)]

@@ -150,19 +150,15 @@ async fn run_group(
                 }))
             })
             .collect();
-    // Each mutation's kind, kept with its answer (a refusal too); "invalid" when it was none.
-    let kinds: HashMap<i64, String> = group
+    // Each mutation's kind, kept with a refusal too ("invalid" when it was no mutation).
+    let actions: Vec<Option<Action>> = parsed
         .iter()
-        .zip(&parsed)
-        .map(|(item, m)| {
-            let kind = match m {
-                Some(Ok(m)) => m.action().name(),
-                _ => "invalid".to_string(),
-            };
-            (item.client_seq, kind)
+        .map(|m| match m {
+            Some(Ok(m)) => Some(m.action()),
+            _ => None,
         })
         .collect();
-    let kind_of = |seq: i64| kinds.get(&seq).cloned().unwrap_or_default();
+    let kind = |at: usize| actions[at].map_or_else(|| "invalid".to_string(), |a| a.name());
     let mut i = 0;
     while i < group.len() {
         let seq = group[i].client_seq;
@@ -187,8 +183,9 @@ async fn run_group(
             let Some(answers) = mutations::apply_run_for_device(batch, device, run).await? else {
                 return Ok(false);
             };
-            for (seq, answer) in answers {
-                let result = answer_or_rejection(batch, device, seq, kind_of(seq), answer)?;
+            // A run is the group's mutations from `i` on, answered in their order.
+            for (k, (seq, answer)) in answers.into_iter().enumerate() {
+                let result = answer_or_rejection(batch, device, seq, || kind(i + k), answer)?;
                 answered.insert(seq, results.len());
                 results.push(result);
             }
@@ -209,7 +206,7 @@ async fn run_group(
         if result.is_err() && batch.spoiled() {
             return Ok(false);
         }
-        let result = answer_or_rejection(batch, device, seq, kind_of(seq), result)?;
+        let result = answer_or_rejection(batch, device, seq, || kind(i), result)?;
         answered.insert(seq, results.len());
         results.push(result);
         i += 1;
@@ -254,7 +251,7 @@ fn answer_or_rejection(
     batch: &mut guard::Batch,
     device: DeviceId,
     seq: i64,
-    kind: String,
+    kind: impl FnOnce() -> String,
     answer: ApiResult<PushResult>,
 ) -> ApiResult<PushResult> {
     match answer {
@@ -265,7 +262,7 @@ fn answer_or_rejection(
             let replay = guard::Replay {
                 device,
                 client_seq: seq,
-                kind,
+                kind: kind(),
             };
             batch.record_rejection(
                 replay,
